@@ -1,0 +1,155 @@
+import {
+  CausalBuffer,
+  CausalMessage,
+  HoldBackOverflowError,
+  InvalidCausalMessageError,
+  TooFarAheadError,
+} from './causal-buffer';
+import { VectorClock } from './vector-clock';
+
+interface Msg extends CausalMessage {
+  readonly text: string;
+}
+
+const msg = (sender: string, clock: Record<string, number>, text = ''): Msg => ({
+  sender,
+  seq: clock[sender],
+  clock: VectorClock.of(clock),
+  text,
+});
+const ids = (messages: readonly Msg[]) => messages.map((m) => `${m.sender}:${m.seq}`);
+
+describe('CausalBuffer', () => {
+  it('delivers a message whose causal past is delivered', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 10 });
+    expect(ids(buffer.receive(msg('n0', { n0: 1 })))).toEqual(['n0:1']);
+    expect(buffer.clock().toJSON()).toEqual({ n0: 1 });
+  });
+
+  it('holds a reply back until its cause arrives, then delivers both in causal order', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 10 });
+    const hello = msg('n0', { n0: 1 }, 'Hello');
+    const hi = msg('n1', { n0: 1, n1: 1 }, 'Hi');
+    expect(buffer.receive(hi)).toEqual([]);
+    expect(buffer.size).toBe(1);
+    expect(buffer.pending()).toEqual([{ message: hi, waitingFor: [{ node: 'n0', seq: 1 }] }]);
+    expect(buffer.receive(hello).map((m) => m.text)).toEqual(['Hello', 'Hi']);
+    expect(buffer.size).toBe(0);
+  });
+
+  it("delivers the seed's chain [1,0,0] -> [1,1,0] -> [1,1,1] whatever the arrival order", () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 10 });
+    const heyBoth = msg('n2', { n0: 1, n1: 1, n2: 1 }, 'Hey both!');
+    const hi = msg('n1', { n0: 1, n1: 1 }, 'Hi');
+    const hello = msg('n0', { n0: 1 }, 'Hello');
+    expect(buffer.receive(heyBoth)).toEqual([]);
+    expect(buffer.receive(hi)).toEqual([]);
+    expect(buffer.pending().find((p) => p.message === heyBoth)?.waitingFor).toEqual([
+      { node: 'n0', seq: 1 },
+      { node: 'n1', seq: 1 },
+    ]);
+    expect(buffer.receive(hello).map((m) => m.text)).toEqual(['Hello', 'Hi', 'Hey both!']);
+  });
+
+  it('delivers concurrent messages in arrival order without holding either', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 10 });
+    expect(ids(buffer.receive(msg('n1', { n1: 1 })))).toEqual(['n1:1']);
+    expect(ids(buffer.receive(msg('n0', { n0: 1 })))).toEqual(['n0:1']);
+  });
+
+  it('enforces FIFO per sender', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 10 });
+    expect(buffer.receive(msg('n0', { n0: 2 }))).toEqual([]);
+    expect(buffer.pending()[0].waitingFor).toEqual([{ node: 'n0', seq: 1 }]);
+    expect(ids(buffer.receive(msg('n0', { n0: 1 })))).toEqual(['n0:1', 'n0:2']);
+  });
+
+  it('drops and counts duplicates, delivered or held back', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 10 });
+    buffer.receive(msg('n0', { n0: 1 }));
+    expect(buffer.receive(msg('n0', { n0: 1 }))).toEqual([]);
+    buffer.receive(msg('n0', { n0: 3 }));
+    expect(buffer.receive(msg('n0', { n0: 3 }))).toEqual([]);
+    expect(buffer.size).toBe(1);
+    expect(buffer.stats.duplicates).toBe(2);
+    expect(buffer.has('n0', 3)).toBe(true);
+    expect(buffer.has('n0', 2)).toBe(false);
+  });
+
+  it('refuses, with a counted error naming the node and the limit, when full', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 2, nodeId: 'n2' });
+    buffer.receive(msg('n0', { n0: 2 }));
+    buffer.receive(msg('n0', { n0: 3 }));
+    expect(() => buffer.receive(msg('n0', { n0: 4 }))).toThrow(HoldBackOverflowError);
+    expect(() => buffer.receive(msg('n0', { n0: 5 }))).toThrow(
+      'node n2: hold-back queue is full (capacity 2); refused n0:5',
+    );
+    expect(buffer.stats.overflows).toBe(2);
+    expect(buffer.size).toBe(2);
+    // A deliverable message is never refused, even when the queue is full.
+    expect(ids(buffer.receive(msg('n0', { n0: 1 })))).toEqual(['n0:1', 'n0:2', 'n0:3']);
+  });
+
+  it('refuses clocks that run absurdly far ahead', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 10, maxAhead: 100, nodeId: 'n1' });
+    expect(() => buffer.receive(msg('n0', { n0: 1, n2: 5000 }))).toThrow(TooFarAheadError);
+    expect(() => buffer.receive(msg('n0', { n0: 5000 }))).toThrow(/n0=5000 is more than 100 ahead/);
+    expect(buffer.stats.tooFarAhead).toBe(2);
+    expect(buffer.size).toBe(0);
+  });
+
+  it('rejects a message whose seq disagrees with its clock', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 10 });
+    const bad = { sender: 'n0', seq: 2, clock: VectorClock.of({ n0: 1 }), text: '' };
+    expect(() => buffer.receive(bad)).toThrow(InvalidCausalMessageError);
+    const zero = { sender: 'n0', seq: 0, clock: VectorClock.zero, text: '' };
+    expect(() => buffer.receive(zero)).toThrow(/seq/);
+  });
+
+  it('resumes from an initial clock (a restart)', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 10, initial: VectorClock.of({ n0: 5 }) });
+    expect(buffer.receive(msg('n0', { n0: 5 }))).toEqual([]);
+    expect(buffer.stats.duplicates).toBe(1);
+    expect(ids(buffer.receive(msg('n0', { n0: 6 })))).toEqual(['n0:6']);
+  });
+
+  it('lists the gaps it has never seen, merged into ranges', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 10 });
+    buffer.receive(msg('n0', { n0: 1 }));
+    buffer.receive(msg('n0', { n0: 3 }));
+    buffer.receive(msg('n0', { n0: 6 }));
+    buffer.receive(msg('n1', { n1: 1, n2: 4 }));
+    expect(buffer.missing()).toEqual([
+      { node: 'n0', fromSeq: 2, toSeq: 2 },
+      { node: 'n0', fromSeq: 4, toSeq: 5 },
+      { node: 'n2', fromSeq: 1, toSeq: 4 },
+    ]);
+  });
+
+  it('extends the gaps to a horizon heard from a peer (a lost last message)', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 10 });
+    buffer.receive(msg('n0', { n0: 1 }));
+    expect(buffer.missing()).toEqual([]);
+    expect(buffer.missing(VectorClock.of({ n0: 3, n1: 1 }))).toEqual([
+      { node: 'n0', fromSeq: 2, toSeq: 3 },
+      { node: 'n1', fromSeq: 1, toSeq: 1 },
+    ]);
+  });
+
+  it('wakes only what a delivery unblocks: a long chain released by one message stays linear', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 200_000 });
+    const count = 100_000;
+    for (let seq = count; seq >= 2; seq--) buffer.receive(msg('n0', { n0: seq }));
+    expect(buffer.size).toBe(count - 1);
+    const released = buffer.receive(msg('n0', { n0: 1 }));
+    expect(released).toHaveLength(count);
+    expect(released.every((m, i) => m.seq === i + 1)).toBe(true);
+    expect(buffer.stats.maxHeld).toBe(count - 1);
+  });
+
+  it('rejects a non-positive capacity', () => {
+    expect(() => new CausalBuffer<Msg>({ capacity: 0 })).toThrow(
+      /capacity must be a positive integer/,
+    );
+  });
+});

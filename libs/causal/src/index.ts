@@ -1,0 +1,5 @@
+export * from './vector-clock';
+export * from './causal-buffer';
+export * from './causal-checker';
+export * from './causal.module';
+export * from './causal.tokens';
