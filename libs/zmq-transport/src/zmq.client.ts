@@ -1,0 +1,281 @@
+import { Logger } from '@nestjs/common';
+import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
+import { Dealer, Publisher } from 'zeromq';
+import { isRecord, JsonDeserializer, JsonSerializer, toFrame } from './zmq.codec';
+import { ZmqRequestError } from './zmq.errors';
+import { ZMQ_DEFAULTS, ZmqClientOptions } from './zmq.options';
+import { SocketWriter } from './socket-writer';
+
+export type ZmqClientStatus = 'connected' | 'disconnected' | 'closed';
+
+interface Pending {
+  readonly pattern: string;
+  readonly callback: (packet: WritePacket) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * A Nest ClientProxy on ZeroMQ. `send()` goes over a DEALER and is matched to its reply by
+ * packet id; every pending call fails with a {@link ZmqRequestError} on timeout, when the
+ * server cannot be reached, or on close(). `emit()` goes over a bound PUB (fan-out) when
+ * `publish` is configured, otherwise over the DEALER (point-to-point).
+ */
+export class ZmqClient extends ClientProxy {
+  private readonly logger = new Logger(ZmqClient.name);
+  private dealer?: Dealer;
+  private publisher?: Publisher;
+  private dealerWriter?: SocketWriter;
+  private publisherWriter?: SocketWriter;
+  private readonly pending = new Map<string, Pending>();
+  private connecting?: Promise<void>;
+  private connected = false;
+  private connectWaiters: (() => void)[] = [];
+  private closed = false;
+  private readLoop?: Promise<void>;
+  private readonly timeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly maxFrameBytes: number;
+
+  constructor(private readonly options: ZmqClientOptions) {
+    super();
+    this.timeoutMs = options.timeoutMs ?? ZMQ_DEFAULTS.timeoutMs;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? ZMQ_DEFAULTS.connectTimeoutMs;
+    this.maxFrameBytes = options.maxFrameBytes ?? ZMQ_DEFAULTS.maxFrameBytes;
+    this.serializer = options.serializer ?? new JsonSerializer();
+    this.deserializer = options.deserializer ?? new JsonDeserializer();
+  }
+
+  /** True while the DEALER has a live connection to the server. */
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** The endpoint the PUB socket is bound to (useful with port `*`). */
+  get publishEndpoint(): string | undefined {
+    return this.publisher?.lastEndpoint ?? undefined;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Creates the sockets once; later calls return the same promise. */
+  connect(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('ZmqClient is closed'));
+    this.connecting ??= this.open().catch((error) => {
+      this.connecting = undefined;
+      this.closeSockets();
+      throw error;
+    });
+    return this.connecting;
+  }
+
+  /** Fails every pending call, then closes the sockets with a bounded linger. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [id, call] of this.pending) {
+      this.settle(id, {
+        err: new ZmqRequestError(
+          'closed',
+          this.options.connect ?? '-',
+          call.pattern,
+          'the client was closed',
+        ),
+      });
+    }
+    for (const resolve of this.connectWaiters.splice(0)) resolve();
+    await Promise.all([this.dealerWriter?.flushed(), this.publisherWriter?.flushed()]);
+    this.closeSockets();
+    await this.readLoop;
+    this._status$.next('closed');
+  }
+
+  unwrap<T>(): T {
+    if (!this.connecting) throw new Error('ZmqClient is not connected; call connect() first');
+    return { dealer: this.dealer, publisher: this.publisher } as T;
+  }
+
+  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    const pattern = this.normalizePattern(packet.pattern);
+    const endpoint = this.options.connect;
+    if (!endpoint || !this.dealer) {
+      callback({ err: new Error(`ZmqClient has no server to send ${pattern} to: set "connect"`) });
+      return () => undefined;
+    }
+    const withId = this.assignPacketId(packet);
+    const timer = setTimeout(
+      () =>
+        this.settle(withId.id, {
+          err: new ZmqRequestError(
+            'timeout',
+            endpoint,
+            pattern,
+            `no reply within ${this.timeoutMs} ms`,
+          ),
+        }),
+      this.timeoutMs,
+    );
+    this.pending.set(withId.id, { pattern, callback, timer });
+    void this.sendWhenConnected(withId.id, pattern, endpoint, { ...withId, pattern });
+    return () => {
+      const call = this.pending.get(withId.id);
+      if (call) clearTimeout(call.timer);
+      this.pending.delete(withId.id);
+    };
+  }
+
+  protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
+    const pattern = this.normalizePattern(packet.pattern);
+    const payload = toFrame(this.serializer.serialize({ ...packet, pattern }));
+    if (this.publisherWriter) {
+      if (!this.publisherWriter.write([pattern, payload]))
+        throw this.overloaded(pattern, 'publish');
+      return undefined as T;
+    }
+    if (!this.dealerWriter || !this.options.connect) {
+      throw new Error(`ZmqClient cannot emit ${pattern}: set "connect" or "publish"`);
+    }
+    if (!(await this.whenConnected())) {
+      throw new ZmqRequestError('unreachable', this.options.connect, pattern, 'not connected');
+    }
+    if (!this.dealerWriter.write([payload])) throw this.overloaded(pattern, this.options.connect);
+    return undefined as T;
+  }
+
+  private async open(): Promise<void> {
+    const hwm = this.options.highWaterMark ?? ZMQ_DEFAULTS.highWaterMark;
+    const linger = this.options.lingerMs ?? ZMQ_DEFAULTS.lingerMs;
+    if (this.options.publish) {
+      this.publisher = new Publisher({ linger, sendHighWaterMark: hwm });
+      await this.publisher.bind(this.options.publish);
+      this.publisherWriter = new SocketWriter(this.publisher, (error) =>
+        this.logger.warn(`publish failed: ${String(error)}`),
+      );
+    }
+    if (this.options.connect) {
+      // `immediate`: never queue requests for a server that is not connected, so a request
+      // to a dead node fails fast instead of running minutes later when it comes back.
+      this.dealer = new Dealer({
+        linger,
+        sendHighWaterMark: hwm,
+        receiveHighWaterMark: hwm,
+        immediate: true,
+        sendTimeout: this.connectTimeoutMs,
+        maxMessageSize: this.maxFrameBytes * 4,
+      });
+      this.dealer.events.on('handshake', () => this.setConnected(true));
+      this.dealer.events.on('disconnect', () => this.setConnected(false));
+      this.dealer.connect(this.options.connect);
+      this.dealerWriter = new SocketWriter(this.dealer, (error, frames) =>
+        this.failSend(error, frames),
+      );
+      this.readLoop = this.readReplies(this.dealer);
+    }
+  }
+
+  private setConnected(connected: boolean): void {
+    this.connected = connected;
+    this._status$.next(connected ? 'connected' : 'disconnected');
+    if (connected) for (const resolve of this.connectWaiters.splice(0)) resolve();
+  }
+
+  /** Waits up to the connect timeout for a live connection; false when there is none. */
+  private async whenConnected(): Promise<boolean> {
+    if (this.connected) return true;
+    if (this.closed) return false;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.connectWaiters.push(resolve);
+      timer = setTimeout(resolve, this.connectTimeoutMs);
+    });
+    clearTimeout(timer);
+    return this.connected;
+  }
+
+  private async sendWhenConnected(
+    id: string,
+    pattern: string,
+    endpoint: string,
+    packet: ReadPacket,
+  ): Promise<void> {
+    if (!(await this.whenConnected())) {
+      this.settle(id, {
+        err: new ZmqRequestError(
+          'unreachable',
+          endpoint,
+          pattern,
+          `no connection within ${this.connectTimeoutMs} ms`,
+        ),
+      });
+      return;
+    }
+    if (!this.pending.has(id)) return;
+    const frame = toFrame(this.serializer.serialize(packet));
+    if (!this.dealerWriter!.write([frame]))
+      this.settle(id, { err: this.overloaded(pattern, endpoint) });
+  }
+
+  /** A send the socket refused (e.g. the connection dropped meanwhile): fail that call now. */
+  private failSend(error: unknown, frames: unknown[]): void {
+    const endpoint = this.options.connect ?? '-';
+    try {
+      const packet = this.deserializer.deserialize(frames[0]) as { id?: string; pattern?: string };
+      if (packet.id) {
+        this.settle(packet.id, {
+          err: new ZmqRequestError(
+            'unreachable',
+            endpoint,
+            String(packet.pattern),
+            `send failed: ${String(error)}`,
+          ),
+        });
+      }
+    } catch {
+      this.logger.warn(`send to ${endpoint} failed: ${String(error)}`);
+    }
+  }
+
+  private overloaded(pattern: string, endpoint: string): ZmqRequestError {
+    return new ZmqRequestError('overloaded', endpoint, pattern, 'the send queue is full');
+  }
+
+  private async readReplies(dealer: Dealer): Promise<void> {
+    try {
+      for await (const frames of dealer) {
+        const payload = frames[frames.length - 1];
+        if (frames.length !== 1 || payload.length > this.maxFrameBytes) continue;
+        let packet: unknown;
+        try {
+          packet = this.deserializer.deserialize(payload);
+        } catch {
+          continue;
+        }
+        if (!isRecord(packet) || typeof packet.id !== 'string') continue;
+        this.deliverReply(packet.id, packet as WritePacket);
+      }
+    } catch (error) {
+      if (!this.closed) this.logger.warn(`reply loop ended: ${String(error)}`);
+    }
+  }
+
+  private deliverReply(id: string, packet: WritePacket): void {
+    const call = this.pending.get(id);
+    if (!call) return;
+    if (packet.isDisposed || packet.err !== undefined) this.settle(id, packet);
+    else call.callback(packet);
+  }
+
+  private settle(id: string, packet: WritePacket): void {
+    const call = this.pending.get(id);
+    if (!call) return;
+    clearTimeout(call.timer);
+    this.pending.delete(id);
+    call.callback(packet);
+  }
+
+  private closeSockets(): void {
+    if (this.dealer && !this.dealer.closed) this.dealer.close();
+    if (this.publisher && !this.publisher.closed) this.publisher.close();
+  }
+}

@@ -1,0 +1,44 @@
+import type { Deserializer, Serializer } from '@nestjs/microservices';
+
+/** Limits and socket settings shared by server and client. */
+export interface ZmqSocketOptions {
+  /** Frames larger than this are dropped and counted (bytes). Default 1 MiB. */
+  readonly maxFrameBytes?: number;
+  /** How long close() lets queued frames go out before the socket is dropped (ms). Default 100. */
+  readonly lingerMs?: number;
+  /** Send and receive high-water marks (messages). Default 100,000. */
+  readonly highWaterMark?: number;
+  readonly serializer?: Serializer;
+  readonly deserializer?: Deserializer;
+}
+
+export interface ZmqServerOptions extends ZmqSocketOptions {
+  /** ROUTER endpoint to bind for requests and point-to-point events, e.g. `tcp://127.0.0.1:7100`. */
+  readonly bind: string;
+  /** Publisher endpoints (peers) whose events this server handles, one SUB socket each. */
+  readonly subscribe?: readonly string[];
+  /** Topic prefixes to subscribe to (a topic is the event pattern). Default: everything. */
+  readonly topics?: readonly string[];
+  /** How long close() waits for in-flight handlers (ms). Default 2,000. */
+  readonly gracePeriodMs?: number;
+}
+
+export interface ZmqClientOptions extends ZmqSocketOptions {
+  /** ROUTER endpoint of the server that `send()` (and DEALER `emit()`) talk to. */
+  readonly connect?: string;
+  /** When set, `emit()` publishes on a PUB socket bound here (fan-out) instead of the DEALER. */
+  readonly publish?: string;
+  /** A `send()` without a reply after this long fails with a timeout error (ms). Default 5,000. */
+  readonly timeoutMs?: number;
+  /** How long a request waits for a connection to the server before failing (ms). Default 1,000. */
+  readonly connectTimeoutMs?: number;
+}
+
+export const ZMQ_DEFAULTS = {
+  maxFrameBytes: 1024 * 1024,
+  lingerMs: 100,
+  highWaterMark: 100_000,
+  gracePeriodMs: 2_000,
+  timeoutMs: 5_000,
+  connectTimeoutMs: 1_000,
+} as const;

@@ -1,0 +1,296 @@
+import { EventEmitter } from 'node:events';
+import {
+  CustomTransportStrategy,
+  IncomingRequest,
+  ReadPacket,
+  Server,
+  WritePacket,
+} from '@nestjs/microservices';
+import { Router, Subscriber } from 'zeromq';
+import { isRecord, JsonDeserializer, JsonSerializer, toFrame } from './zmq.codec';
+import { ZmqContext, ZmqOrigin } from './zmq.context';
+import { ZMQ_DEFAULTS, ZmqServerOptions } from './zmq.options';
+import { SocketWriter } from './socket-writer';
+import { ZMQ_TRANSPORT } from './zmq.tokens';
+
+/** Why an inbound frame was dropped. */
+export type DropKind = 'oversize' | 'malformed' | 'unknown-shape' | 'no-handler' | 'overloaded';
+
+export type ZmqServerStatus = 'listening' | 'closing' | 'closed';
+
+type ZmqServerEvents = {
+  dropped: (kind: DropKind, detail: string) => void;
+  error: (error: unknown) => void;
+};
+
+/**
+ * A Nest microservice transport on ZeroMQ. Requests and point-to-point events arrive on a
+ * ROUTER; events from publishers arrive on one SUB socket per publisher endpoint (so a
+ * handler can tell which peer sent an event). Replies go back through the ROUTER's single
+ * writer loop. Hostile input is dropped and counted, never thrown.
+ */
+export class ZmqServer
+  extends Server<ZmqServerEvents, ZmqServerStatus>
+  implements CustomTransportStrategy
+{
+  override readonly transportId = ZMQ_TRANSPORT;
+  readonly dropped: Record<DropKind, number> = {
+    oversize: 0,
+    malformed: 0,
+    'unknown-shape': 0,
+    'no-handler': 0,
+    overloaded: 0,
+  };
+  private router?: Router;
+  private subscribers: Subscriber[] = [];
+  private writer?: SocketWriter;
+  private readonly emitter = new EventEmitter();
+  private readonly maxFrameBytes: number;
+  private inFlight = 0;
+  private drained?: () => void;
+  private closing = false;
+  private loops: Promise<void>[] = [];
+
+  constructor(private readonly options: ZmqServerOptions) {
+    super();
+    this.maxFrameBytes = options.maxFrameBytes ?? ZMQ_DEFAULTS.maxFrameBytes;
+    this.serializer = options.serializer ?? new JsonSerializer();
+    this.deserializer = options.deserializer ?? new JsonDeserializer();
+  }
+
+  /** The endpoint actually bound (useful with port `*`). */
+  get endpoint(): string | undefined {
+    return this.router?.lastEndpoint ?? undefined;
+  }
+
+  async listen(callback: (error?: unknown) => void): Promise<void> {
+    try {
+      const socketOptions = this.socketOptions();
+      this.router = new Router({ ...socketOptions, maxMessageSize: this.maxFrameBytes * 4 });
+      await this.router.bind(this.options.bind);
+      this.writer = new SocketWriter(this.router, (error) => this.fail(error));
+      this.loops.push(this.readRouter(this.router));
+      for (const endpoint of this.options.subscribe ?? []) this.subscribeTo(endpoint);
+      this._status$.next('listening');
+      callback();
+    } catch (error) {
+      this.closeSockets();
+      callback(error);
+    }
+  }
+
+  /** Connects one more publisher endpoint (a peer that joined after start). */
+  subscribeTo(endpoint: string): void {
+    const { linger, receiveHighWaterMark } = this.socketOptions();
+    const subscriber = new Subscriber({
+      linger,
+      receiveHighWaterMark,
+      maxMessageSize: this.maxFrameBytes * 4,
+    });
+    const topics = this.options.topics ?? [''];
+    for (const topic of topics) subscriber.subscribe(topic);
+    subscriber.connect(endpoint);
+    this.subscribers.push(subscriber);
+    this.loops.push(this.readSubscription(subscriber, endpoint));
+  }
+
+  /**
+   * Stops taking new packets, lets in-flight handlers finish for up to the grace period,
+   * then closes every socket with a bounded linger so the process can always exit.
+   */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this._status$.next('closing');
+    for (const subscriber of this.subscribers) subscriber.close();
+    if (this.inFlight > 0) {
+      const grace = this.options.gracePeriodMs ?? ZMQ_DEFAULTS.gracePeriodMs;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, grace);
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    await this.writer?.flushed();
+    this.closeSockets();
+    await Promise.allSettled(this.loops);
+    this._status$.next('closed');
+  }
+
+  /** Plain string patterns are looked up directly; the base class would first try JSON.parse on them (and throw). */
+  override getHandlerByPattern(pattern: string) {
+    return this.messageHandlers.get(pattern) ?? super.getHandlerByPattern(pattern);
+  }
+
+  on<K extends keyof ZmqServerEvents>(event: K, callback: ZmqServerEvents[K]): void {
+    this.emitter.on(event, callback);
+  }
+
+  unwrap<T>(): T {
+    if (!this.router) throw new Error('ZmqServer is not listening; call listen() first');
+    return { router: this.router, subscribers: this.subscribers } as T;
+  }
+
+  private socketOptions() {
+    const hwm = this.options.highWaterMark ?? ZMQ_DEFAULTS.highWaterMark;
+    return {
+      linger: this.options.lingerMs ?? ZMQ_DEFAULTS.lingerMs,
+      sendHighWaterMark: hwm,
+      receiveHighWaterMark: hwm,
+    };
+  }
+
+  private closeSockets(): void {
+    for (const subscriber of this.subscribers) if (!subscriber.closed) subscriber.close();
+    if (this.router && !this.router.closed) this.router.close();
+  }
+
+  private async readRouter(router: Router): Promise<void> {
+    const origin: ZmqOrigin = { kind: 'router' };
+    try {
+      for await (const frames of router) {
+        if (this.closing) continue;
+        if (frames.length !== 2) {
+          this.drop('malformed', `expected [identity, payload], got ${frames.length} frames`);
+          continue;
+        }
+        const [identity, payload] = frames;
+        this.handleFrame(payload, origin, identity);
+      }
+    } catch (error) {
+      if (!this.closing) this.fail(error);
+    }
+  }
+
+  private async readSubscription(subscriber: Subscriber, endpoint: string): Promise<void> {
+    const origin: ZmqOrigin = { kind: 'subscription', endpoint };
+    try {
+      for await (const frames of subscriber) {
+        if (this.closing) continue;
+        if (frames.length !== 2) {
+          this.drop(
+            'malformed',
+            `expected [topic, payload] from ${endpoint}, got ${frames.length} frames`,
+          );
+          continue;
+        }
+        this.handleFrame(frames[1], origin);
+      }
+    } catch (error) {
+      if (!this.closing) this.fail(error);
+    }
+  }
+
+  private handleFrame(payload: Buffer, origin: ZmqOrigin, identity?: Buffer): void {
+    if (payload.length > this.maxFrameBytes) {
+      this.drop('oversize', `${payload.length} bytes > limit ${this.maxFrameBytes}`);
+      return;
+    }
+    let packet: unknown;
+    try {
+      packet = this.deserializer.deserialize(payload);
+    } catch (error) {
+      this.drop('malformed', (error as Error).message);
+      return;
+    }
+    if (
+      !isRecord(packet) ||
+      (typeof packet.pattern !== 'string' && !isRecord(packet.pattern)) ||
+      (packet.id !== undefined && typeof packet.id !== 'string')
+    ) {
+      this.drop(
+        'unknown-shape',
+        'a packet needs a string or object pattern and an optional string id',
+      );
+      return;
+    }
+    const pattern = this.getPatternAsString(packet.pattern);
+    const context = new ZmqContext([pattern, origin]);
+    const track = this.track(
+      packet.id !== undefined && identity
+        ? this.handleRequest(pattern, packet as unknown as IncomingRequest, context, identity)
+        : this.handleIncomingEvent(pattern, packet as unknown as ReadPacket, context),
+    );
+    void track;
+  }
+
+  private handleIncomingEvent(
+    pattern: string,
+    packet: ReadPacket,
+    context: ZmqContext,
+  ): Promise<unknown> {
+    if (!this.getHandlerByPattern(pattern)) {
+      this.drop('no-handler', `no event handler for ${pattern}`);
+      return Promise.resolve();
+    }
+    return this.handleEvent(pattern, packet, context);
+  }
+
+  private async handleRequest(
+    pattern: string,
+    packet: IncomingRequest,
+    context: ZmqContext,
+    identity: Buffer,
+  ): Promise<void> {
+    const reply = (data: WritePacket) => {
+      if (this.router?.closed) return; // answered after the grace period: the caller has been told
+      const frame = toFrame(this.serializer.serialize({ ...data, id: packet.id }));
+      if (!this.writer?.write([identity, frame])) this.drop('overloaded', 'reply queue is full');
+    };
+    const handler = this.getHandlerByPattern(pattern);
+    if (!handler) {
+      reply({
+        err: `There is no matching message handler defined in the remote service for pattern "${pattern}"`,
+        isDisposed: true,
+      });
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      this.onProcessingStartHook(this.transportId, context, async () => {
+        try {
+          const response$ = this.transformToObservable(await handler(packet.data, context));
+          this.send(response$, (data) => {
+            reply(data);
+            if (data.isDisposed || data.err !== undefined) {
+              this.onProcessingEndHook?.(this.transportId, context);
+              resolve();
+            }
+          });
+        } catch (error) {
+          reply({ err: error instanceof Error ? error.message : error, isDisposed: true });
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** Counts in-flight work so close() can wait for it. */
+  private async track(work: Promise<unknown>): Promise<void> {
+    this.inFlight++;
+    try {
+      await work;
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      if (--this.inFlight === 0) this.drained?.();
+    }
+  }
+
+  /** Reports an unexpected failure to `on('error')` listeners, or logs it when there are none. */
+  private fail(error: unknown): void {
+    if (this.emitter.listenerCount('error') > 0) this.emitter.emit('error', error);
+    else
+      this.logger.error(`ZeroMQ server: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  private drop(kind: DropKind, detail: string): void {
+    if (this.dropped[kind]++ === 0) {
+      this.logger.warn(
+        `dropped an inbound frame (${kind}): ${detail}; further ones are only counted`,
+      );
+    }
+    this.emitter.emit('dropped', kind, detail);
+  }
+}

@@ -1,0 +1,212 @@
+import { spawnSync } from 'node:child_process';
+import { Inject, Injectable, INestMicroservice, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ClientProxy, ClientsModule } from '@nestjs/microservices';
+import { Test } from '@nestjs/testing';
+import { lastValueFrom } from 'rxjs';
+import { Dealer } from 'zeromq';
+import { ZmqClient, ZmqRequestError, ZmqServer } from '@app/zmq-transport';
+import { EchoModule, Seen } from './fixtures/zmq-echo.module';
+
+async function startServer(options: Partial<ConstructorParameters<typeof ZmqServer>[0]> = {}) {
+  const server = new ZmqServer({ bind: 'tcp://127.0.0.1:*', ...options });
+  const app = await NestFactory.createMicroservice(EchoModule, { strategy: server, logger: false });
+  await app.listen();
+  return { app, server, endpoint: server.endpoint!, seen: app.get(Seen) };
+}
+
+const call = <T>(client: Pick<ClientProxy, 'send'>, pattern: string, data: unknown) =>
+  lastValueFrom(client.send<T>(pattern, data));
+const failure = async (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+const waitFor = async (condition: () => boolean, ms = 3000) => {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+describe('ZeroMQ transport (real sockets on loopback)', () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const close of cleanup.splice(0).reverse()) await close();
+  });
+  const track = <T extends { close(): unknown }>(thing: T): T => {
+    cleanup.push(async () => thing.close());
+    return thing;
+  };
+
+  it('answers requests, runs pipes and interceptors, and reports errors as errors', async () => {
+    const { app, endpoint } = await startServer();
+    track(app);
+    const client = track(new ZmqClient({ connect: endpoint }));
+    expect(await call(client, 'sum', [1, 2, 3])).toBe(6);
+    expect(await call(client, 'tagged', {})).toEqual({ tagged: 'value' });
+    expect(await call(client, 'square', { n: 7 })).toBe(49);
+    expect(await failure(call(client, 'square', { n: -1 }))).toEqual(['n']);
+    expect(await failure(call(client, 'refuse', {}))).toEqual({
+      code: 'REFUSED',
+      message: 'refused on purpose',
+    });
+    expect(await failure(call(client, 'crash', {}))).toEqual({
+      status: 'error',
+      message: 'Internal server error',
+    });
+    expect(await failure(call(client, 'nope', {}))).toMatch(
+      /no matching message handler .* "nope"/,
+    );
+  });
+
+  it('fans events out over PUB to three subscribing servers, and tells each where it came from', async () => {
+    const publisher = track(new ZmqClient({ publish: 'tcp://127.0.0.1:*' }));
+    await publisher.connect();
+    const servers: Awaited<ReturnType<typeof startServer>>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const started = await startServer({ subscribe: [publisher.publishEndpoint!] });
+      track(started.app);
+      servers.push(started);
+    }
+    // PUB/SUB has no delivery guarantee while subscriptions propagate: keep emitting until all hear one.
+    await waitFor(() => {
+      lastValueFrom(publisher.emit('note', { warmup: true })).catch(() => undefined);
+      return servers.every((s) => s.seen.events.length > 0);
+    });
+    const numbered = (s: (typeof servers)[number]) =>
+      s.seen.events.map((e) => (e.data as { i?: number }).i).filter((i) => i !== undefined);
+    for (let i = 0; i < 10; i++) await lastValueFrom(publisher.emit('note', { i }));
+    await waitFor(() => servers.every((s) => numbered(s).length === 10));
+    for (const s of servers) {
+      expect(numbered(s)).toEqual([...Array(10).keys()]);
+      expect(s.seen.events[0].origin).toBe(publisher.publishEndpoint);
+    }
+  });
+
+  it('takes point-to-point events over the DEALER', async () => {
+    const { app, endpoint, seen } = await startServer();
+    track(app);
+    const client = track(new ZmqClient({ connect: endpoint }));
+    await lastValueFrom(client.emit('note', 'direct'));
+    await waitFor(() => seen.events.length === 1);
+    expect(seen.events[0]).toEqual({ pattern: 'note', data: 'direct', origin: 'router' });
+  });
+
+  it('fails fast while the server is down, times out a slow reply, and recovers when the server returns', async () => {
+    const { app, endpoint } = await startServer();
+    await app.close();
+    const client = track(
+      new ZmqClient({ connect: endpoint, timeoutMs: 500, connectTimeoutMs: 300 }),
+    );
+    const started = Date.now();
+    const down = await failure(call(client, 'sum', [1]));
+    expect(down).toBeInstanceOf(ZmqRequestError);
+    expect((down as ZmqRequestError).code).toBe('unreachable');
+    expect((down as Error).message).toContain(endpoint);
+    expect(Date.now() - started).toBeLessThan(1500);
+
+    const again = await startServer({ bind: endpoint });
+    track(again.app);
+    await waitFor(() => client.isConnected, 5000);
+    expect(await call(client, 'sum', [2, 3])).toBe(5);
+    const slow = await failure(call(client, 'slow', 2000));
+    expect((slow as ZmqRequestError).code).toBe('timeout');
+    expect((slow as Error).message).toMatch(
+      /slow to tcp:\/\/127\.0\.0\.1:\d+: no reply within 500 ms/,
+    );
+  });
+
+  it('serves 1,000 concurrent requests, each answered to its own caller', async () => {
+    const { app, endpoint } = await startServer();
+    track(app);
+    const client = track(new ZmqClient({ connect: endpoint }));
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => call<number>(client, 'sum', [i, i])),
+    );
+    expect(results).toEqual(Array.from({ length: 1000 }, (_, i) => 2 * i));
+    expect(client.pendingCount).toBe(0);
+  });
+
+  it('drops malformed, oversize and unknown-shape frames, counts them, and keeps serving', async () => {
+    const { app, server, endpoint } = await startServer({ maxFrameBytes: 1024 });
+    track(app);
+    const raw = new Dealer({ linger: 0 });
+    cleanup.push(async () => raw.close());
+    raw.connect(endpoint);
+    await raw.send('{not json');
+    await raw.send(Buffer.alloc(2048, 'x'));
+    await raw.send(JSON.stringify({ hello: 'world' }));
+    await raw.send(JSON.stringify({ pattern: 'sum', id: 42 }));
+    await raw.send(['two', 'frames']);
+    await raw.send(JSON.stringify({ pattern: 'unknown-event', data: 1 }));
+    await waitFor(() => Object.values(server.dropped).reduce((a, b) => a + b, 0) === 6);
+    expect(server.dropped).toMatchObject({
+      malformed: 2,
+      oversize: 1,
+      'unknown-shape': 2,
+      'no-handler': 1,
+    });
+    const client = track(new ZmqClient({ connect: endpoint }));
+    expect(await call(client, 'sum', [40, 2])).toBe(42);
+  });
+
+  it('fails every in-flight call promptly on close()', async () => {
+    const { app, endpoint } = await startServer({ gracePeriodMs: 100 });
+    track(app);
+    const client = new ZmqClient({ connect: endpoint, timeoutMs: 30_000 });
+    const calls = Array.from({ length: 5 }, () => failure(call(client, 'slow', 10_000)));
+    await waitFor(() => client.pendingCount === 5);
+    const started = Date.now();
+    await client.close();
+    const errors = await Promise.all(calls);
+    expect(Date.now() - started).toBeLessThan(1000);
+    for (const error of errors) expect((error as ZmqRequestError).code).toBe('closed');
+  });
+
+  it('lets a process with calls in flight exit by itself after close()', () => {
+    const child = spawnSync(
+      process.execPath,
+      [
+        '-r',
+        'ts-node/register/transpile-only',
+        '-r',
+        'tsconfig-paths/register',
+        'test/fixtures/zmq-exit.ts',
+      ],
+      { cwd: `${__dirname}/..`, timeout: 30_000, encoding: 'utf8' },
+    );
+    expect(child.signal).toBeNull();
+    expect(child.status).toBe(0);
+    const report = JSON.parse(child.stdout.trim().split('\n').pop()!);
+    expect(report.closeMs).toBeLessThan(2000);
+    expect(report.outcomes).toHaveLength(1);
+    expect(report.outcomes[0]).toMatch(/slow to tcp:\/\/127\.0\.0\.1:\d+: the client was closed/);
+  });
+
+  it('registers with ClientsModule and is injected by token', async () => {
+    const { app, endpoint } = await startServer();
+    track(app);
+    @Injectable()
+    class Caller {
+      constructor(@Inject('ECHO') readonly client: ClientProxy) {}
+    }
+    @Module({
+      imports: [
+        ClientsModule.register([
+          { name: 'ECHO', customClass: ZmqClient, options: { connect: endpoint } },
+        ]),
+      ],
+      providers: [Caller],
+    })
+    class CallerModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [CallerModule] }).compile();
+    const caller = moduleRef.get(Caller);
+    cleanup.push(() => moduleRef.close());
+    expect(caller.client).toBeInstanceOf(ZmqClient);
+    expect(await call(caller.client, 'sum', [20, 22])).toBe(42);
+  });
+});
+
+export type { INestMicroservice };
