@@ -1,0 +1,21 @@
+import { INestMicroservice, LoggerService, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { REPLICA_TOPIC } from '@app/contracts';
+import { ZmqServer } from '@app/zmq-transport';
+import type { NodeConfig } from './config/node.config';
+import { NodeModule } from './node.module';
+
+/** Starts one replica: its ROUTER for requests and one SUB per peer's publisher. */
+export async function startNode(
+  config: NodeConfig,
+  logger: LoggerService | LogLevel[] | false = ['log', 'warn', 'error'],
+): Promise<INestMicroservice> {
+  const server = new ZmqServer({
+    bind: config.bindRpc,
+    subscribe: config.members.filter((m) => m.id !== config.nodeId).map((m) => m.pub),
+    topics: [REPLICA_TOPIC],
+  });
+  const app = await NestFactory.createMicroservice(NodeModule.forRoot(config), { strategy: server, logger });
+  await app.listen();
+  return app;
+}

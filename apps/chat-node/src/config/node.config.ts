@@ -1,0 +1,81 @@
+import { ConfigError, Member, parseMembers } from '@app/contracts';
+import type { LinkSettings } from '@app/contracts';
+
+export interface NodeConfig {
+  readonly nodeId: string;
+  readonly members: readonly Member[];
+  readonly self: Member;
+  /** Where this node binds (its own host unless CHAT_BIND_HOST says e.g. `0.0.0.0`). */
+  readonly bindRpc: string;
+  readonly bindPub: string;
+  readonly dataDir: string;
+  readonly bufferCapacity: number;
+  readonly maxAhead: number;
+  readonly link: LinkSettings;
+  readonly seed: number;
+  readonly heartbeatMs: number;
+  readonly repairMs: number;
+  readonly requestTimeoutMs: number;
+  readonly synchronous: 'full' | 'normal';
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function rate(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 1) {
+    throw new ConfigError(name, `must be a number from 0 to 1, got "${raw}"`);
+  }
+  return value;
+}
+
+/** Reads and validates the node's configuration once, at start-up. */
+export function loadNodeConfig(env: Env): NodeConfig {
+  const members = parseMembers(env.CHAT_MEMBERS);
+  const nodeId = env.CHAT_NODE_ID;
+  if (!nodeId) throw new ConfigError('CHAT_NODE_ID', `is required: one of ${members.map((m) => m.id).join(', ')}`);
+  const self = members.find((m) => m.id === nodeId);
+  if (!self) {
+    throw new ConfigError('CHAT_NODE_ID', `"${nodeId}" is not in CHAT_MEMBERS (${members.map((m) => m.id).join(', ')})`);
+  }
+  const bindHost = env.CHAT_BIND_HOST;
+  const rebind = (endpoint: string) => (bindHost ? endpoint.replace(/^tcp:\/\/[^:]+:/, `tcp://${bindHost}:`) : endpoint);
+  const synchronous = (env.CHAT_SQLITE_SYNC ?? 'full').toLowerCase();
+  if (synchronous !== 'full' && synchronous !== 'normal') {
+    throw new ConfigError('CHAT_SQLITE_SYNC', `must be "full" or "normal", got "${env.CHAT_SQLITE_SYNC}"`);
+  }
+  return {
+    nodeId,
+    members,
+    self,
+    bindRpc: rebind(self.rpc),
+    bindPub: rebind(self.pub),
+    dataDir: env.DATA_DIR || './data',
+    bufferCapacity: integer(env, 'CHAT_BUFFER_CAPACITY', 10_000, 1, 10_000_000),
+    maxAhead: integer(env, 'CHAT_MAX_AHEAD', 1_000_000, 1, Number.MAX_SAFE_INTEGER),
+    link: {
+      delayMs: integer(env, 'CHAT_LINK_DELAY_MS', 30, 0, 60_000),
+      jitterMs: integer(env, 'CHAT_LINK_JITTER_MS', 120, 0, 60_000),
+      dropRate: rate(env, 'CHAT_LINK_DROP_RATE', 0),
+      duplicateRate: rate(env, 'CHAT_LINK_DUPLICATE_RATE', 0),
+      partitioned: false,
+    },
+    seed: integer(env, 'CHAT_SEED', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1),
+    heartbeatMs: integer(env, 'CHAT_HEARTBEAT_MS', 500, 20, 60_000),
+    repairMs: integer(env, 'CHAT_REPAIR_MS', 250, 10, 60_000),
+    requestTimeoutMs: integer(env, 'CHAT_REQUEST_TIMEOUT_MS', 2_000, 50, 120_000),
+    synchronous,
+  };
+}

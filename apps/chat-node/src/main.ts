@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { ConfigError } from '@app/contracts';
+import { startNode } from './bootstrap';
+import { loadNodeConfig, NodeConfig } from './config/node.config';
+import { StorageError } from './storage/message-log';
+
+async function main(): Promise<void> {
+  let config: NodeConfig;
+  try {
+    config = loadNodeConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`chat-node: configuration error: ${error.message}\n`);
+    process.exit(2);
+  }
+  const logger = new Logger(`chat-node ${config.nodeId}`);
+  try {
+    const app = await startNode(config);
+    app.enableShutdownHooks();
+    logger.log(`ready: requests on ${config.bindRpc}, publishing on ${config.bindPub}, data in ${config.dataDir}`);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof StorageError) logger.error(message);
+    else if (/Address already in use/i.test(message)) {
+      logger.error(`cannot bind ${config.bindRpc} / ${config.bindPub}: address already in use (is another node running?)`);
+    } else logger.error(`failed to start: ${message}`);
+    process.exit(1);
+  }
+}
+
+void main();

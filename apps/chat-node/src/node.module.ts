@@ -1,0 +1,91 @@
+import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { CausalModule } from '@app/causal';
+import { ZmqClient } from '@app/zmq-transport';
+import type { NodeConfig } from './config/node.config';
+import { NODE_CONFIG, PEER_CLIENTS, PUBLISHER } from './config/node.tokens';
+import { Network } from './network/network';
+import { Repair } from './replication/repair';
+import { Replica } from './replication/replica';
+import { ReplicaController } from './replication/replica.controller';
+import { MessageLog } from './storage/message-log';
+
+/** Closes this node's outbound sockets last, after the final batch went out. */
+class OutboundSockets implements OnApplicationShutdown {
+  constructor(
+    @Inject(PUBLISHER) private readonly publisher: ZmqClient,
+    @Inject(PEER_CLIENTS) private readonly peers: Map<string, ZmqClient>,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([this.publisher.close(), ...[...this.peers.values()].map((client) => client.close())]);
+  }
+}
+
+/** The node's configuration and durable log, visible to CausalModule's factory. */
+@Global()
+@Module({})
+class NodeCoreModule {
+  static forRoot(config: NodeConfig): DynamicModule {
+    return {
+      module: NodeCoreModule,
+      providers: [
+        { provide: NODE_CONFIG, useValue: config },
+        {
+          provide: MessageLog,
+          inject: [NODE_CONFIG],
+          useFactory: (c: NodeConfig) => new MessageLog(c.dataDir, c.nodeId, c.synchronous),
+        },
+      ],
+      exports: [NODE_CONFIG, MessageLog],
+    };
+  }
+}
+
+/** One chat replica. */
+@Module({})
+export class NodeModule {
+  static forRoot(config: NodeConfig): DynamicModule {
+    return {
+      module: NodeModule,
+      imports: [
+        NodeCoreModule.forRoot(config),
+        CausalModule.forRootAsync({
+          inject: [NODE_CONFIG, MessageLog],
+          useFactory: (c: NodeConfig, log: MessageLog) => ({
+            nodeId: c.nodeId,
+            members: c.members.map((m) => m.id),
+            capacity: c.bufferCapacity,
+            maxAhead: c.maxAhead,
+            initial: log.restore().clock,
+          }),
+        }),
+      ],
+      controllers: [ReplicaController],
+      providers: [
+        {
+          provide: PUBLISHER,
+          inject: [NODE_CONFIG],
+          useFactory: async (c: NodeConfig) => {
+            const publisher = new ZmqClient({ publish: c.bindPub });
+            await publisher.connect();
+            return publisher;
+          },
+        },
+        {
+          provide: PEER_CLIENTS,
+          inject: [NODE_CONFIG],
+          useFactory: (c: NodeConfig) =>
+            new Map(
+              c.members
+                .filter((m) => m.id !== c.nodeId)
+                .map((m) => [m.id, new ZmqClient({ connect: m.rpc, timeoutMs: c.requestTimeoutMs })]),
+            ),
+        },
+        OutboundSockets,
+        Network,
+        Replica,
+        Repair,
+      ],
+    };
+  }
+}

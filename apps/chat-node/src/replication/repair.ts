@@ -1,0 +1,168 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { lastValueFrom } from 'rxjs';
+import { InvalidClockError, VectorClock } from '@app/causal';
+import { FetchRange, FetchRequest, Heartbeat, Limits, PeerView, ReplicaEvents, Requests } from '@app/contracts';
+import { ZmqClient } from '@app/zmq-transport';
+import type { NodeConfig } from '../config/node.config';
+import { NODE_CONFIG, PEER_CLIENTS } from '../config/node.tokens';
+import { Network } from '../network/network';
+import { InvalidReplicaMessageError, parseReplicaMessage } from './replica-message.parser';
+import { Replica } from './replica';
+
+interface PeerRecord {
+  clock: VectorClock;
+  lastHeard: number;
+}
+
+/**
+ * Makes delivery reliable above PUB/SUB: heartbeats carry each node's clock (anti-entropy,
+ * which also reveals a lost last message), and every repair tick asks peers for the gaps
+ * that have stayed open for a whole tick (so ordinary jitter is not mistaken for loss).
+ * A gap is asked of its sender first, then of any peer whose clock shows it has it.
+ */
+@Injectable()
+export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(Repair.name);
+  private readonly peers = new Map<string, PeerRecord>();
+  private readonly memberSet: ReadonlySet<string>;
+  /** node -> the first missing seq and when it was first seen missing */
+  private readonly openGaps = new Map<string, { fromSeq: number; since: number; attempts: number }>();
+  private readonly inFlight = new Set<string>();
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    @Inject(NODE_CONFIG) private readonly config: NodeConfig,
+    @Inject(PEER_CLIENTS) private readonly clients: Map<string, ZmqClient>,
+    private readonly replica: Replica,
+    private readonly network: Network,
+  ) {
+    this.memberSet = new Set(config.members.map((m) => m.id));
+  }
+
+  onApplicationBootstrap(): void {
+    this.timers.push(setInterval(() => this.heartbeat(), this.config.heartbeatMs));
+    this.timers.push(setInterval(() => this.repairTick(), this.config.repairMs));
+    this.heartbeat();
+  }
+
+  onModuleDestroy(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+  }
+
+  /** A peer's heartbeat, already through the inbound link. */
+  onHeartbeat(from: string, untrusted: unknown): void {
+    let clock: VectorClock;
+    try {
+      clock = VectorClock.parse(untrusted, this.memberSet);
+    } catch (error) {
+      if (error instanceof InvalidClockError) {
+        this.replica.counters.rejected++;
+        this.replica.logOnce('bad-heartbeat', `heartbeat from ${from} rejected: ${error.message}`);
+        return;
+      }
+      throw error;
+    }
+    this.peers.set(from, { clock, lastHeard: Date.now() });
+  }
+
+  reachable(peer: string): boolean {
+    const record = this.peers.get(peer);
+    return record !== undefined && Date.now() - record.lastHeard < 3 * this.config.heartbeatMs + 100;
+  }
+
+  peerViews(): PeerView[] {
+    return this.config.members
+      .filter((m) => m.id !== this.config.nodeId)
+      .map((m) => {
+        const record = this.peers.get(m.id);
+        return {
+          id: m.id,
+          reachable: this.reachable(m.id),
+          lastHeardMsAgo: record ? Date.now() - record.lastHeard : null,
+          clock: record ? record.clock.toRecord(this.replica.members) : null,
+        };
+      });
+  }
+
+  /** Serves a peer's fetch from this node's log (already through the inbound link). */
+  serveFetch(request: FetchRequest) {
+    const messages = [];
+    let budget: number = Limits.fetchBatchMax;
+    for (const range of request.ranges) {
+      if (budget <= 0) break;
+      const found = this.replica.stored(range.node, range.fromSeq, range.toSeq, budget);
+      budget -= found.length;
+      messages.push(...found.map((m) => this.replica.wire(m)));
+    }
+    return { from: this.config.nodeId, messages };
+  }
+
+  private heartbeat(): void {
+    const beat: Heartbeat = { from: this.config.nodeId, clock: this.replica.clockJson() };
+    this.replica.emit(ReplicaEvents.heartbeat, beat);
+    this.replica.announceClock();
+  }
+
+  /** The highest clock any peer has shown: what exists somewhere in the cluster. */
+  private horizon(): VectorClock {
+    let horizon = VectorClock.zero;
+    for (const record of this.peers.values()) horizon = horizon.merge(record.clock);
+    return horizon;
+  }
+
+  private repairTick(): void {
+    const now = Date.now();
+    const gaps = this.replica.missing(this.horizon());
+    const open = new Set<string>();
+    for (const gap of gaps) {
+      open.add(gap.node);
+      const known = this.openGaps.get(gap.node);
+      if (!known || known.fromSeq !== gap.fromSeq) {
+        // A new gap (or progress): give the network one tick to fill it by itself.
+        this.openGaps.set(gap.node, { fromSeq: gap.fromSeq, since: now, attempts: 0 });
+        continue;
+      }
+      if (now - known.since < this.config.repairMs || this.inFlight.has(gap.node)) continue;
+      const toSeq = Math.min(gap.toSeq, gap.fromSeq + Limits.fetchBatchMax - 1);
+      const peer = this.pickPeer(gap.node, gap.fromSeq, known.attempts++);
+      if (peer) void this.fetch(peer, { node: gap.node, fromSeq: gap.fromSeq, toSeq });
+    }
+    for (const node of [...this.openGaps.keys()]) if (!open.has(node)) this.openGaps.delete(node);
+  }
+
+  /** The sender first; then, round-robin by attempt, any reachable peer that has seen the gap. */
+  private pickPeer(node: string, fromSeq: number, attempt: number): string | undefined {
+    const candidates = [...this.clients.keys()].filter(
+      (peer) => this.reachable(peer) && (this.peers.get(peer)?.clock.get(node) ?? 0) >= fromSeq,
+    );
+    if (candidates.length === 0) return undefined;
+    if (attempt === 0 && candidates.includes(node)) return node;
+    return candidates[attempt % candidates.length];
+  }
+
+  private async fetch(peer: string, range: FetchRange): Promise<void> {
+    const client = this.clients.get(peer)!;
+    this.inFlight.add(range.node);
+    this.replica.counters.repairRequests++;
+    try {
+      const request: FetchRequest = { from: this.config.nodeId, ranges: [range] };
+      const reply = await lastValueFrom(client.send<{ from: string; messages: unknown[] }>(Requests.fetch, request));
+      const link = this.network.link(peer);
+      if (!link || !(await link.admit())) return;
+      for (const untrusted of Array.isArray(reply?.messages) ? reply.messages : []) {
+        try {
+          this.replica.accept(parseReplicaMessage(untrusted, this.memberSet), true);
+        } catch (error) {
+          if (!(error instanceof InvalidReplicaMessageError)) throw error;
+          this.replica.counters.rejected++;
+          this.replica.logOnce('bad-fetch-reply', `fetch reply from ${peer} rejected: ${error.message}`);
+        }
+      }
+    } catch (error) {
+      this.logger.debug(`fetch ${range.node}:${range.fromSeq}..${range.toSeq} from ${peer} failed: ${String(error)}`);
+    } finally {
+      this.inFlight.delete(range.node);
+    }
+  }
+}

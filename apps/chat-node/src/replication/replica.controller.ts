@@ -1,0 +1,181 @@
+import { Controller, Inject, UseFilters } from '@nestjs/common';
+import { Ctx, EventPattern, MessagePattern, Payload, RpcException } from '@nestjs/microservices';
+import {
+  FetchRange,
+  FetchRequest,
+  HistoryPage,
+  Limits,
+  LinkSettings,
+  NodeState,
+  ReplicaEvents,
+  Requests,
+} from '@app/contracts';
+import { ZmqContext } from '@app/zmq-transport';
+import type { NodeConfig } from '../config/node.config';
+import { NODE_CONFIG } from '../config/node.tokens';
+import { Network } from '../network/network';
+import { toShiViz } from '../trace/event-trace';
+import { InvalidReplicaMessageError, parseReplicaMessage, parseSendRequest } from './replica-message.parser';
+import { Repair } from './repair';
+import { Replica } from './replica';
+import { RpcErrorFilter } from './rpc-error.filter';
+
+/** What a node answers and listens to. Every input is validated here, at the edge. */
+@Controller()
+@UseFilters(RpcErrorFilter)
+export class ReplicaController {
+  private readonly memberSet: ReadonlySet<string>;
+  /** publisher endpoint -> the member that publishes there */
+  private readonly publishers: Map<string, string>;
+
+  constructor(
+    @Inject(NODE_CONFIG) private readonly config: NodeConfig,
+    private readonly replica: Replica,
+    private readonly repair: Repair,
+    private readonly network: Network,
+  ) {
+    this.memberSet = new Set(config.members.map((m) => m.id));
+    this.publishers = new Map(config.members.map((m) => [m.pub, m.id]));
+  }
+
+  @MessagePattern(Requests.send)
+  async send(@Payload() body: unknown) {
+    const { text, author } = parseSendRequest(body);
+    return this.replica.originate(text, author);
+  }
+
+  @MessagePattern(Requests.history)
+  history(@Payload() body: unknown): HistoryPage {
+    const { after = 0, limit = 100 } = (body ?? {}) as { after?: unknown; limit?: unknown };
+    if (!Number.isSafeInteger(after) || (after as number) < 0) {
+      throw new InvalidReplicaMessageError('after', 'must be a non-negative integer');
+    }
+    if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > Limits.historyPageMax) {
+      throw new InvalidReplicaMessageError('limit', `must be an integer from 1 to ${Limits.historyPageMax}`);
+    }
+    return {
+      nodeId: this.config.nodeId,
+      messages: this.replica.history(after as number, limit as number),
+      lastIndex: this.replica.index,
+    };
+  }
+
+  @MessagePattern(Requests.state)
+  state(): NodeState {
+    const network = this.network.counters();
+    const buffer = this.replica.bufferStats();
+    return {
+      nodeId: this.config.nodeId,
+      members: this.replica.members,
+      clock: this.replica.clockJson(),
+      lastIndex: this.replica.index,
+      buffered: this.replica.held(),
+      bufferCapacity: buffer.capacity,
+      maxHeld: buffer.maxHeld,
+      peers: this.repair.peerViews(),
+      links: this.network.settings(),
+      counters: { ...this.replica.counters, linkDropped: network.dropped, linkDuplicated: network.duplicated },
+      startedAt: this.replica.startedAt,
+    };
+  }
+
+  @MessagePattern(Requests.log)
+  log(): { nodeId: string; format: 'shiviz'; text: string } {
+    return { nodeId: this.config.nodeId, format: 'shiviz', text: toShiViz(this.config.nodeId, this.replica.traceEvents()) };
+  }
+
+  @MessagePattern(Requests.networkGet)
+  networkGet(): { nodeId: string; links: Record<string, LinkSettings> } {
+    return { nodeId: this.config.nodeId, links: this.network.settings() };
+  }
+
+  @MessagePattern(Requests.networkSet)
+  networkSet(@Payload() body: unknown): { nodeId: string; from: string; settings: LinkSettings } {
+    const { from, settings } = (body ?? {}) as { from?: unknown; settings?: unknown };
+    return { nodeId: this.config.nodeId, from: from as string, settings: this.network.set(from, settings) };
+  }
+
+  @MessagePattern(Requests.networkReset)
+  networkReset(): { nodeId: string; links: Record<string, LinkSettings> } {
+    return { nodeId: this.config.nodeId, links: this.network.reset() };
+  }
+
+  @MessagePattern(Requests.fetch)
+  async fetch(@Payload() body: unknown) {
+    const request = this.parseFetch(body);
+    const link = this.network.link(request.from);
+    if (!link || !(await link.admit())) throw new RpcException({ code: 'LINK_DOWN', message: `link ${request.from}->${this.config.nodeId} lost the request` });
+    return this.repair.serveFetch(request);
+  }
+
+  @EventPattern(ReplicaEvents.message)
+  onMessage(@Payload() body: unknown, @Ctx() context: ZmqContext): void {
+    const origin = this.originPeer(context);
+    if (!origin) return;
+    let message;
+    try {
+      message = parseReplicaMessage(body, this.memberSet);
+    } catch (error) {
+      this.reject(origin, error);
+      return;
+    }
+    // Only a message's own sender broadcasts it live; anything else is a peer lying about ids.
+    if (message.sender !== origin) {
+      this.reject(origin, new InvalidReplicaMessageError('sender', `${message.sender} arrived on ${origin}'s publisher`));
+      return;
+    }
+    this.network.link(origin)!.pass(() => this.replica.accept(message));
+  }
+
+  @EventPattern(ReplicaEvents.heartbeat)
+  onHeartbeat(@Payload() body: unknown, @Ctx() context: ZmqContext): void {
+    const origin = this.originPeer(context);
+    if (!origin) return;
+    const { from, clock } = (body ?? {}) as { from?: unknown; clock?: unknown };
+    if (from !== origin) {
+      this.reject(origin, new InvalidReplicaMessageError('from', `heartbeat claims ${String(from)}`));
+      return;
+    }
+    this.network.link(origin)!.pass(() => this.repair.onHeartbeat(origin, clock));
+  }
+
+  /** The peer whose publisher an event came from; replica events over the ROUTER are refused. */
+  private originPeer(context: ZmqContext): string | undefined {
+    const origin = context.getOrigin();
+    const peer = origin.kind === 'subscription' ? this.publishers.get(origin.endpoint) : undefined;
+    if (!peer || peer === this.config.nodeId) {
+      this.replica.counters.rejected++;
+      this.replica.logOnce('bad-origin', `replica event ${context.getPattern()} not from a peer's publisher refused`);
+      return undefined;
+    }
+    return peer;
+  }
+
+  private reject(origin: string, error: unknown): void {
+    if (!(error instanceof InvalidReplicaMessageError)) throw error;
+    this.replica.counters.rejected++;
+    this.replica.logOnce(`bad-message-${origin}`, `message from ${origin} rejected: ${error.message}`);
+  }
+
+  private parseFetch(body: unknown): FetchRequest {
+    const { from, ranges } = (body ?? {}) as { from?: unknown; ranges?: unknown };
+    if (typeof from !== 'string' || !this.memberSet.has(from) || from === this.config.nodeId) {
+      throw new InvalidReplicaMessageError('from', 'must be a peer id');
+    }
+    if (!Array.isArray(ranges) || ranges.length === 0 || ranges.length > 64) {
+      throw new InvalidReplicaMessageError('ranges', 'must be 1..64 ranges');
+    }
+    const parsed: FetchRange[] = ranges.map((range: unknown, i) => {
+      const { node, fromSeq, toSeq } = (range ?? {}) as Record<string, unknown>;
+      if (typeof node !== 'string' || !this.memberSet.has(node)) {
+        throw new InvalidReplicaMessageError(`ranges[${i}].node`, 'must be a member id');
+      }
+      if (!Number.isSafeInteger(fromSeq) || !Number.isSafeInteger(toSeq) || (fromSeq as number) < 1 || (toSeq as number) < (fromSeq as number)) {
+        throw new InvalidReplicaMessageError(`ranges[${i}]`, 'needs integers 1 <= fromSeq <= toSeq');
+      }
+      return { node, fromSeq: fromSeq as number, toSeq: toSeq as number };
+    });
+    return { from, ranges: parsed };
+  }
+}
+

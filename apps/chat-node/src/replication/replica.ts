@@ -1,0 +1,270 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { CAUSAL_BUFFER, CausalBuffer, HoldBackOverflowError, TooFarAheadError, VectorClock } from '@app/causal';
+import {
+  BufferedEvent,
+  ChatMessage,
+  ClockEvent,
+  ClockJson,
+  DeliveredEvent,
+  HeldBackView,
+  NodeCounters,
+  NodeEvents,
+  ReplicaEvents,
+  ReplicaMessage,
+} from '@app/contracts';
+import { ZmqClient } from '@app/zmq-transport';
+import type { NodeConfig } from '../config/node.config';
+import { NODE_CONFIG, PUBLISHER } from '../config/node.tokens';
+import { Delivery, LogWrite, MessageLog, StoredMessage, toChatMessage, TraceEvent } from '../storage/message-log';
+import { EventTrace } from '../trace/event-trace';
+
+interface Origination {
+  readonly resolve: (message: ChatMessage) => void;
+  readonly reject: (error: Error) => void;
+  readonly message: StoredMessage;
+  readonly delivery: Omit<Delivery, 'message'>;
+}
+
+/**
+ * One replica's causal broadcast: originate, accept what peers send, deliver in causal
+ * order, and make it durable. Writes are grouped: everything that happens in one turn of the
+ * event loop is committed in one transaction, and only after the commit are replies sent,
+ * own messages published to peers and deliveries announced. So an acknowledged message is
+ * on disk, and no peer ever sees a seq that a crash could make this node reuse.
+ */
+@Injectable()
+export class Replica implements OnModuleDestroy {
+  readonly counters: NodeCounters = {
+    sent: 0,
+    received: 0,
+    delivered: 0,
+    duplicatesDropped: 0,
+    retransmissions: 0,
+    repairRequests: 0,
+    overflows: 0,
+    rejected: 0,
+    linkDropped: 0,
+    linkDuplicated: 0,
+  };
+  readonly members: string[];
+  readonly startedAt = new Date().toISOString();
+  private readonly logger = new Logger(Replica.name);
+  private readonly trace: EventTrace;
+  private lastIndex: number;
+  private writes: LogWrite[] = [];
+  private originations: Origination[] = [];
+  private announced: ChatMessage[] = [];
+  private flushScheduled = false;
+  private closed = false;
+
+  constructor(
+    @Inject(NODE_CONFIG) private readonly config: NodeConfig,
+    @Inject(CAUSAL_BUFFER) private readonly buffer: CausalBuffer<StoredMessage>,
+    private readonly log: MessageLog,
+    @Inject(PUBLISHER) private readonly publisher: ZmqClient,
+  ) {
+    this.members = config.members.map((m) => m.id);
+    const restored = log.restore();
+    this.lastIndex = restored.lastIndex;
+    this.trace = new EventTrace(config.nodeId, restored.trace);
+  }
+
+  get nodeId(): string {
+    return this.config.nodeId;
+  }
+
+  get index(): number {
+    return this.lastIndex;
+  }
+
+  clock(): VectorClock {
+    return this.buffer.clock();
+  }
+
+  clockJson(): ClockJson {
+    return this.buffer.clock().toRecord(this.members);
+  }
+
+  /** Creates a message at this node; resolves once it is durable. */
+  originate(text: string, author?: string): Promise<ChatMessage> {
+    if (this.closed) return Promise.reject(new Error(`node ${this.nodeId} is shutting down`));
+    const seq = this.buffer.delivered(this.nodeId) + 1;
+    const clock = this.buffer.clock().with(this.nodeId, seq);
+    const sendEvent = this.trace.record('send', `${this.nodeId}:${seq} ${JSON.stringify(text)}`);
+    const message: StoredMessage = {
+      id: `${this.nodeId}:${seq}`,
+      sender: this.nodeId,
+      seq,
+      clock,
+      text,
+      ...(author !== undefined ? { author } : {}),
+      sentAt: new Date().toISOString(),
+      trace: sendEvent.clock,
+    };
+    const [delivered] = this.buffer.receive(message);
+    if (delivered !== message) throw new Error(`node ${this.nodeId}: own message ${message.id} was not deliverable`);
+    this.counters.sent++;
+    return new Promise((resolve, reject) => {
+      const delivery = this.recordDelivery(message, [sendEvent]);
+      this.originations.push({ resolve, reject, message, delivery });
+    });
+  }
+
+  /**
+   * Accepts a validated message from a peer (live or repaired). Returns what it delivered;
+   * refusals (full buffer, absurd clock) are counted: the message will be fetched again.
+   */
+  accept(message: StoredMessage, repaired = false): void {
+    if (this.closed) return;
+    this.counters.received++;
+    if (repaired) this.counters.retransmissions++;
+    const duplicatesBefore = this.buffer.stats.duplicates;
+    let delivered: readonly StoredMessage[];
+    try {
+      delivered = this.buffer.receive(message);
+    } catch (error) {
+      if (error instanceof HoldBackOverflowError) {
+        this.counters.overflows++;
+        this.logOnce('overflow', error.message);
+        return;
+      }
+      if (error instanceof TooFarAheadError) {
+        this.counters.rejected++;
+        this.logOnce('too-far-ahead', error.message);
+        return;
+      }
+      throw error;
+    }
+    if (this.buffer.stats.duplicates > duplicatesBefore) {
+      this.counters.duplicatesDropped++;
+      return;
+    }
+    const receiveEvent = this.trace.record('receive', message.id, message.trace);
+    if (delivered.length === 0) {
+      this.writes.push({ events: [receiveEvent] });
+      this.scheduleFlush();
+      const held: BufferedEvent = { nodeId: this.nodeId, held: this.heldView(message) };
+      this.emit(NodeEvents.buffered, held);
+      return;
+    }
+    delivered.forEach((m, i) => this.recordDelivery(m, i === 0 ? [receiveEvent] : []));
+  }
+
+  /** Held-back messages with what they wait for. */
+  held(): HeldBackView[] {
+    return this.buffer.pending().map(({ message, waitingFor }) => ({ message: this.view(message), waitingFor }));
+  }
+
+  heldView(message: StoredMessage): HeldBackView {
+    return { message: this.view(message), waitingFor: this.buffer.waitingFor(message) };
+  }
+
+  view(message: StoredMessage, delivery?: Omit<Delivery, 'message'>): ChatMessage {
+    return toChatMessage(message, this.members, delivery);
+  }
+
+  /** A message as it travels to peers. */
+  wire(message: StoredMessage): ReplicaMessage {
+    return { ...this.view(message), trace: message.trace };
+  }
+
+  /** Commits whatever is pending now (used by tests and on shutdown). */
+  flushNow(): void {
+    this.flush();
+  }
+
+  onModuleDestroy(): void {
+    this.flush();
+    this.closed = true;
+  }
+
+  private recordDelivery(message: StoredMessage, before: TraceEvent[]): Omit<Delivery, 'message'> {
+    const index = ++this.lastIndex;
+    const deliveredAt = new Date().toISOString();
+    const deliverEvent = this.trace.record('deliver', message.id);
+    this.writes.push({ delivery: { index, message, deliveredAt }, events: [...before, deliverEvent] });
+    this.announced.push(this.view(message, { index, deliveredAt }));
+    this.counters.delivered++;
+    this.scheduleFlush();
+    return { index, deliveredAt };
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.writes.length === 0) return;
+    const writes = this.writes;
+    const originations = this.originations;
+    const announced = this.announced;
+    this.writes = [];
+    this.originations = [];
+    this.announced = [];
+    try {
+      this.log.write(writes);
+    } catch (error) {
+      // Nothing of this batch is durable: fail its originations. Peers' messages in it will
+      // be fetched again after a restart, which reloads state from the log.
+      this.logger.error(`node ${this.nodeId}: could not write to ${this.log.file}: ${(error as Error).message}`);
+      for (const o of originations) o.reject(new Error(`node ${this.nodeId}: storage failed: ${(error as Error).message}`));
+      return;
+    }
+    for (const o of originations) {
+      this.emit(ReplicaEvents.message, this.wire(o.message));
+      o.resolve(this.view(o.message, o.delivery));
+    }
+    if (announced.length > 0) {
+      const delivered: DeliveredEvent = { nodeId: this.nodeId, messages: announced, clock: this.clockJson() };
+      this.emit(NodeEvents.delivered, delivered);
+    }
+  }
+
+  /** Publishes a heartbeat-sized clock event for the gateway. */
+  announceClock(): void {
+    const event: ClockEvent = { nodeId: this.nodeId, clock: this.clockJson(), buffered: this.buffer.size };
+    this.emit(NodeEvents.clock, event);
+  }
+
+  emit(pattern: string, data: unknown): void {
+    this.publisher.emit(pattern, data).subscribe({
+      error: (error: Error) => this.logOnce(`publish-${pattern}`, `publish ${pattern} failed: ${error.message}`),
+    });
+  }
+
+  private readonly logged = new Set<string>();
+
+  logOnce(kind: string, text: string): void {
+    if (this.logged.has(kind)) return;
+    this.logged.add(kind);
+    this.logger.warn(`node ${this.nodeId}: ${text} (further ones are only counted)`);
+  }
+
+  bufferStats() {
+    return { size: this.buffer.size, capacity: this.config.bufferCapacity, maxHeld: this.buffer.stats.maxHeld };
+  }
+
+  missing(horizon?: VectorClock) {
+    return this.buffer.missing(horizon);
+  }
+
+  /** Stored messages of `sender` in `fromSeq..toSeq`, for a peer's repair. */
+  stored(sender: string, fromSeq: number, toSeq: number, limit: number): StoredMessage[] {
+    return this.log.range(sender, fromSeq, toSeq, limit);
+  }
+
+  history(after: number, limit: number): ChatMessage[] {
+    return this.log.history(after, limit).map((d) => this.view(d.message, d));
+  }
+
+  traceEvents(): TraceEvent[] {
+    return this.log.events();
+  }
+
+  has(sender: string, seq: number): boolean {
+    return this.buffer.has(sender, seq);
+  }
+}

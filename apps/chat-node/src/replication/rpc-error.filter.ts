@@ -1,0 +1,27 @@
+import { ArgumentsHost, Catch, RpcExceptionFilter } from '@nestjs/common';
+import { RpcException } from '@nestjs/microservices';
+import { Observable, throwError } from 'rxjs';
+import { InvalidLinkSettingsError } from '../network/link-simulator';
+import { InvalidReplicaMessageError } from './replica-message.parser';
+
+/** Error shape every node reply uses: the gateway maps `code` to an HTTP status. */
+export interface NodeError {
+  readonly code: 'INVALID' | 'LINK_DOWN' | 'INTERNAL' | 'UNAVAILABLE';
+  readonly field?: string;
+  readonly message: string;
+}
+
+/** Turns validation errors into `{ code: 'INVALID', field, message }`; never leaks internals. */
+@Catch()
+export class RpcErrorFilter implements RpcExceptionFilter<unknown> {
+  catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
+    if (exception instanceof InvalidReplicaMessageError || exception instanceof InvalidLinkSettingsError) {
+      const error: NodeError = { code: 'INVALID', field: exception.field, message: exception.message };
+      return throwError(() => error);
+    }
+    if (exception instanceof RpcException) return throwError(() => exception.getError());
+    const message = exception instanceof Error ? exception.message : String(exception);
+    const error: NodeError = { code: 'INTERNAL', message };
+    return throwError(() => error);
+  }
+}

@@ -1,0 +1,220 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { VectorClock } from '@app/causal';
+import type { ChatMessage, ClockJson } from '@app/contracts';
+
+/** A message as the node keeps it. */
+export interface StoredMessage {
+  readonly id: string;
+  readonly sender: string;
+  readonly seq: number;
+  readonly clock: VectorClock;
+  readonly text: string;
+  readonly author?: string;
+  readonly sentAt: string;
+  /** The sender's event-trace clock when it sent (for the ShiViz log). */
+  readonly trace: ClockJson;
+}
+
+export interface Delivery {
+  readonly index: number;
+  readonly message: StoredMessage;
+  readonly deliveredAt: string;
+}
+
+export type TraceKind = 'send' | 'receive' | 'deliver';
+
+export interface TraceEvent {
+  readonly clock: ClockJson;
+  readonly kind: TraceKind;
+  readonly detail: string;
+}
+
+/** One write of a batch: a delivery (with its message) and the trace events around it. */
+export interface LogWrite {
+  readonly delivery?: Delivery;
+  readonly events: TraceEvent[];
+}
+
+export interface Restored {
+  /** Delivered counts per sender: the causal-delivery clock to resume from. */
+  readonly clock: VectorClock;
+  readonly lastIndex: number;
+  readonly trace: ClockJson;
+}
+
+export class StorageError extends Error {
+  constructor(file: string, reason: string) {
+    super(`data file ${file}: ${reason}`);
+    this.name = 'StorageError';
+  }
+}
+
+interface MessageRow {
+  sender: string;
+  seq: number;
+  clock: string;
+  text: string;
+  author: string | null;
+  sent_at: string;
+  trace: string;
+}
+
+interface DeliveryRow extends MessageRow {
+  idx: number;
+  delivered_at: string;
+}
+
+/**
+ * The node's durable log in one SQLite file (WAL): every message it delivered, its delivery
+ * order, and its event trace. A batch of writes is one transaction, so a group of
+ * originations costs one fsync and a crash leaves either all of a batch or none of it.
+ */
+export class MessageLog {
+  readonly file: string;
+  private readonly db: Database.Database;
+  private readonly insertMessage: Database.Statement;
+  private readonly insertDelivery: Database.Statement;
+  private readonly insertEvent: Database.Statement;
+  private readonly selectRange: Database.Statement;
+  private readonly selectHistory: Database.Statement;
+  private readonly selectEvents: Database.Statement;
+  private readonly writeBatch: (writes: LogWrite[]) => void;
+
+  constructor(dataDir: string, nodeId: string, synchronous: 'full' | 'normal' = 'full') {
+    mkdirSync(dataDir, { recursive: true });
+    this.file = join(dataDir, `${nodeId}.sqlite`);
+    try {
+      this.db = new Database(this.file);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS messages (
+          sender TEXT NOT NULL, seq INTEGER NOT NULL, clock TEXT NOT NULL, text TEXT NOT NULL,
+          author TEXT, sent_at TEXT NOT NULL, trace TEXT NOT NULL,
+          PRIMARY KEY (sender, seq)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS deliveries (
+          idx INTEGER PRIMARY KEY, sender TEXT NOT NULL, seq INTEGER NOT NULL, delivered_at TEXT NOT NULL,
+          UNIQUE (sender, seq));
+        CREATE TABLE IF NOT EXISTS events (
+          idx INTEGER PRIMARY KEY AUTOINCREMENT, clock TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
+      `);
+      const owner = this.db.prepare<[], { value: string }>(`SELECT value FROM meta WHERE key = 'node_id'`).get();
+      if (owner && owner.value !== nodeId) {
+        throw new StorageError(this.file, `belongs to node ${owner.value}, not ${nodeId}`);
+      }
+      if (!owner) this.db.prepare(`INSERT INTO meta (key, value) VALUES ('node_id', ?)`).run(nodeId);
+    } catch (error) {
+      if (error instanceof StorageError) throw error;
+      throw new StorageError(
+        this.file,
+        `cannot be opened (${(error as Error).message}); move it aside to start this node empty — it will catch up from its peers`,
+      );
+    }
+    this.insertMessage = this.db.prepare(
+      `INSERT OR IGNORE INTO messages (sender, seq, clock, text, author, sent_at, trace) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.insertDelivery = this.db.prepare(`INSERT INTO deliveries (idx, sender, seq, delivered_at) VALUES (?, ?, ?, ?)`);
+    this.insertEvent = this.db.prepare(`INSERT INTO events (clock, kind, detail) VALUES (?, ?, ?)`);
+    this.selectRange = this.db.prepare(
+      `SELECT * FROM messages WHERE sender = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?`,
+    );
+    this.selectHistory = this.db.prepare(
+      `SELECT d.idx, d.delivered_at, m.* FROM deliveries d JOIN messages m ON m.sender = d.sender AND m.seq = d.seq
+       WHERE d.idx > ? ORDER BY d.idx LIMIT ?`,
+    );
+    this.selectEvents = this.db.prepare(`SELECT clock, kind, detail FROM events ORDER BY idx`);
+    this.writeBatch = this.db.transaction((writes: LogWrite[]) => {
+      for (const write of writes) {
+        const delivery = write.delivery;
+        if (delivery) {
+          const m = delivery.message;
+          this.insertMessage.run(m.sender, m.seq, JSON.stringify(m.clock.toJSON()), m.text, m.author ?? null, m.sentAt, JSON.stringify(m.trace));
+          this.insertDelivery.run(delivery.index, m.sender, m.seq, delivery.deliveredAt);
+        }
+        for (const event of write.events) this.insertEvent.run(JSON.stringify(event.clock), event.kind, event.detail);
+      }
+    });
+  }
+
+  restore(): Restored {
+    const rows = this.db
+      .prepare<[], { sender: string; seq: number }>(`SELECT sender, MAX(seq) AS seq FROM deliveries GROUP BY sender`)
+      .all();
+    const lastIndex =
+      this.db.prepare<[], { idx: number | null }>(`SELECT MAX(idx) AS idx FROM deliveries`).get()?.idx ?? 0;
+    const lastEvent = this.db
+      .prepare<[], { clock: string }>(`SELECT clock FROM events ORDER BY idx DESC LIMIT 1`)
+      .get();
+    return {
+      clock: VectorClock.of(rows.map((row) => [row.sender, row.seq] as const)),
+      lastIndex,
+      trace: lastEvent ? (JSON.parse(lastEvent.clock) as ClockJson) : {},
+    };
+  }
+
+  /** Writes a batch in one transaction. */
+  write(writes: LogWrite[]): void {
+    if (writes.length > 0) this.writeBatch(writes);
+  }
+
+  /** Messages `fromSeq..toSeq` of `sender` that this node has (for a peer's repair). */
+  range(sender: string, fromSeq: number, toSeq: number, limit: number): StoredMessage[] {
+    return (this.selectRange.all(sender, fromSeq, toSeq, limit) as MessageRow[]).map(toStored);
+  }
+
+  /** Deliveries after index `after`, in delivery order. */
+  history(after: number, limit: number): Delivery[] {
+    return (this.selectHistory.all(after, limit) as DeliveryRow[]).map((row) => ({
+      index: row.idx,
+      deliveredAt: row.delivered_at,
+      message: toStored(row),
+    }));
+  }
+
+  events(): TraceEvent[] {
+    return (this.selectEvents.all() as { clock: string; kind: TraceKind; detail: string }[]).map((row) => ({
+      clock: JSON.parse(row.clock) as ClockJson,
+      kind: row.kind,
+      detail: row.detail,
+    }));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Nest calls this last, after the replica has flushed its final batch. */
+  onApplicationShutdown(): void {
+    this.close();
+  }
+}
+
+function toStored(row: MessageRow): StoredMessage {
+  return {
+    id: `${row.sender}:${row.seq}`,
+    sender: row.sender,
+    seq: row.seq,
+    clock: VectorClock.of(JSON.parse(row.clock) as ClockJson),
+    text: row.text,
+    ...(row.author !== null ? { author: row.author } : {}),
+    sentAt: row.sent_at,
+    trace: JSON.parse(row.trace) as ClockJson,
+  };
+}
+
+/** The API view of a stored message, clock listing every member in member order. */
+export function toChatMessage(message: StoredMessage, members: readonly string[], delivery?: Omit<Delivery, 'message'>): ChatMessage {
+  return {
+    id: message.id,
+    sender: message.sender,
+    seq: message.seq,
+    clock: message.clock.toRecord(members),
+    text: message.text,
+    ...(message.author !== undefined ? { author: message.author } : {}),
+    sentAt: message.sentAt,
+    ...(delivery ? { index: delivery.index, deliveredAt: delivery.deliveredAt } : {}),
+  };
+}

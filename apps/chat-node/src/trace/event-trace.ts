@@ -1,0 +1,43 @@
+import type { ClockJson } from '@app/contracts';
+import type { TraceEvent, TraceKind } from '../storage/message-log';
+
+/**
+ * The event-level vector clock behind the ShiViz log. It ticks on every send, receive and
+ * delivery, unlike the causal-delivery clock, which only counts delivered broadcasts.
+ */
+export class EventTrace {
+  private clock: Record<string, number>;
+
+  constructor(
+    private readonly nodeId: string,
+    restored: ClockJson = {},
+  ) {
+    this.clock = { ...restored };
+  }
+
+  get current(): ClockJson {
+    return { ...this.clock };
+  }
+
+  /** Records one local event, merging a received clock first when there is one. */
+  record(kind: TraceKind, detail: string, received?: ClockJson): TraceEvent {
+    if (received) {
+      for (const [id, value] of Object.entries(received)) {
+        if (value > (this.clock[id] ?? 0)) this.clock[id] = value;
+      }
+    }
+    this.clock[this.nodeId] = (this.clock[this.nodeId] ?? 0) + 1;
+    return { clock: { ...this.clock }, kind, detail };
+  }
+}
+
+/** ShiViz's default parser regex, then one event per two lines. */
+export const SHIVIZ_REGEX = '(?<host>\\S*) (?<clock>{.*})\\n(?<event>.*)';
+
+export function toShiViz(nodeId: string, events: readonly TraceEvent[]): string {
+  const lines = [SHIVIZ_REGEX, ''];
+  for (const event of events) {
+    lines.push(`${nodeId} ${JSON.stringify(event.clock)}`, `${event.kind} ${event.detail}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

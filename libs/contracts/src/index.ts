@@ -1,0 +1,4 @@
+export * from './patterns';
+export * from './limits';
+export * from './messages';
+export * from './members';

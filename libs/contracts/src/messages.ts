@@ -1,0 +1,128 @@
+/** A clock on the wire and in every API: node id -> count, every member listed. */
+export type ClockJson = Record<string, number>;
+
+/** A chat message as every API shows it. `index`/`deliveredAt` are per node. */
+export interface ChatMessage {
+  readonly id: string;
+  readonly sender: string;
+  readonly seq: number;
+  readonly clock: ClockJson;
+  readonly text: string;
+  readonly author?: string;
+  readonly sentAt: string;
+  readonly index?: number;
+  readonly deliveredAt?: string;
+}
+
+/** A chat message between replicas: also carries the sender's event-trace clock (ShiViz). */
+export interface ReplicaMessage extends ChatMessage {
+  readonly trace: ClockJson;
+}
+
+export interface Waiting {
+  readonly node: string;
+  readonly seq: number;
+}
+
+export interface HeldBackView {
+  readonly message: ChatMessage;
+  readonly waitingFor: Waiting[];
+}
+
+export interface SendRequest {
+  readonly text: string;
+  readonly author?: string;
+}
+
+export interface HistoryRequest {
+  readonly after?: number;
+  readonly limit?: number;
+}
+
+export interface HistoryPage {
+  readonly nodeId: string;
+  readonly messages: ChatMessage[];
+  /** Index of the last delivery at this node (0 when none). */
+  readonly lastIndex: number;
+}
+
+export interface FetchRange {
+  readonly node: string;
+  readonly fromSeq: number;
+  readonly toSeq: number;
+}
+
+export interface FetchRequest {
+  readonly from: string;
+  readonly ranges: FetchRange[];
+}
+
+export interface Heartbeat {
+  readonly from: string;
+  readonly clock: ClockJson;
+}
+
+export interface LinkSettings {
+  readonly delayMs: number;
+  readonly jitterMs: number;
+  readonly dropRate: number;
+  readonly duplicateRate: number;
+  readonly partitioned: boolean;
+}
+
+export interface NetworkSetRequest {
+  readonly from: string;
+  readonly settings: Partial<LinkSettings>;
+}
+
+export interface PeerView {
+  readonly id: string;
+  readonly reachable: boolean;
+  readonly lastHeardMsAgo: number | null;
+  readonly clock: ClockJson | null;
+}
+
+export interface NodeCounters {
+  sent: number;
+  received: number;
+  delivered: number;
+  duplicatesDropped: number;
+  retransmissions: number;
+  repairRequests: number;
+  overflows: number;
+  rejected: number;
+  linkDropped: number;
+  linkDuplicated: number;
+}
+
+export interface NodeState {
+  readonly nodeId: string;
+  readonly members: string[];
+  readonly clock: ClockJson;
+  readonly lastIndex: number;
+  readonly buffered: HeldBackView[];
+  readonly bufferCapacity: number;
+  readonly maxHeld: number;
+  readonly peers: PeerView[];
+  readonly links: Record<string, LinkSettings>;
+  readonly counters: NodeCounters;
+  readonly startedAt: string;
+}
+
+/** Gateway-bound events. */
+export interface DeliveredEvent {
+  readonly nodeId: string;
+  readonly messages: ChatMessage[];
+  readonly clock: ClockJson;
+}
+
+export interface BufferedEvent {
+  readonly nodeId: string;
+  readonly held: HeldBackView;
+}
+
+export interface ClockEvent {
+  readonly nodeId: string;
+  readonly clock: ClockJson;
+  readonly buffered: number;
+}
