@@ -15,7 +15,10 @@ export async function startNode(
     subscribe: config.members.filter((m) => m.id !== config.nodeId).map((m) => m.pub),
     topics: [REPLICA_TOPIC],
   });
-  const app = await NestFactory.createMicroservice(NodeModule.forRoot(config), { strategy: server, logger });
+  const app = await NestFactory.createMicroservice(NodeModule.forRoot(config), {
+    strategy: server,
+    logger,
+  });
   await app.listen();
   return app;
 }

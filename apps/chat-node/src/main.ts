@@ -18,12 +18,16 @@ async function main(): Promise<void> {
   try {
     const app = await startNode(config);
     app.enableShutdownHooks();
-    logger.log(`ready: requests on ${config.bindRpc}, publishing on ${config.bindPub}, data in ${config.dataDir}`);
+    logger.log(
+      `ready: requests on ${config.bindRpc}, publishing on ${config.bindPub}, data in ${config.dataDir}`,
+    );
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof StorageError) logger.error(message);
     else if (/Address already in use/i.test(message)) {
-      logger.error(`cannot bind ${config.bindRpc} / ${config.bindPub}: address already in use (is another node running?)`);
+      logger.error(
+        `cannot bind ${config.bindRpc} / ${config.bindPub}: address already in use (is another node running?)`,
+      );
     } else logger.error(`failed to start: ${message}`);
     process.exit(1);
   }

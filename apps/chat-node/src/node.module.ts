@@ -17,7 +17,10 @@ class OutboundSockets implements OnApplicationShutdown {
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.publisher.close(), ...[...this.peers.values()].map((client) => client.close())]);
+    await Promise.all([
+      this.publisher.close(),
+      ...[...this.peers.values()].map((client) => client.close()),
+    ]);
   }
 }
 
@@ -78,7 +81,10 @@ export class NodeModule {
             new Map(
               c.members
                 .filter((m) => m.id !== c.nodeId)
-                .map((m) => [m.id, new ZmqClient({ connect: m.rpc, timeoutMs: c.requestTimeoutMs })]),
+                .map((m) => [
+                  m.id,
+                  new ZmqClient({ connect: m.rpc, timeoutMs: c.requestTimeoutMs }),
+                ]),
             ),
         },
         OutboundSockets,

@@ -31,11 +31,16 @@ export function parseMembers(value: string | undefined, variable = 'CHAT_MEMBERS
     if (!match) throw new ConfigError(variable, `entry "${entry}" is not id=host:port`);
     const [, id, host, portText] = match;
     if (!NODE_ID_PATTERN.test(id)) {
-      throw new ConfigError(variable, `node id "${id}" must be a letter then up to 31 letters, digits, _ or -`);
+      throw new ConfigError(
+        variable,
+        `node id "${id}" must be a letter then up to 31 letters, digits, _ or -`,
+      );
     }
     const port = Number(portText);
-    if (port < 1 || port > 65534) throw new ConfigError(variable, `port of ${id} must be 1..65534, got ${port}`);
-    if (members.some((m) => m.id === id)) throw new ConfigError(variable, `node id "${id}" appears twice`);
+    if (port < 1 || port > 65534)
+      throw new ConfigError(variable, `port of ${id} must be 1..65534, got ${port}`);
+    if (members.some((m) => m.id === id))
+      throw new ConfigError(variable, `node id "${id}" appears twice`);
     members.push({ id, rpc: `tcp://${host}:${port}`, pub: `tcp://${host}:${port + 1}` });
   }
   return members;

@@ -164,14 +164,31 @@ export class ZmqClient extends ClientProxy {
         sendTimeout: this.connectTimeoutMs,
         maxMessageSize: this.maxFrameBytes * 4,
       });
-      this.dealer.events.on('handshake', () => this.setConnected(true));
-      this.dealer.events.on('disconnect', () => this.setConnected(false));
+      this.watchConnection(this.dealer);
       this.dealer.connect(this.options.connect);
       this.dealerWriter = new SocketWriter(this.dealer, (error, frames) =>
         this.failSend(error, frames),
       );
       this.readLoop = this.readReplies(this.dealer);
     }
+  }
+
+  /**
+   * Tracks the connection from the socket's event stream. (Reading the stream rather than
+   * `events.on()`: zeromq.js installs the emitter on a native prototype once per process,
+   * bound to the first module registry, which breaks under Jest's per-file registries.)
+   */
+  private watchConnection(dealer: Dealer): void {
+    void (async () => {
+      try {
+        for await (const event of dealer.events) {
+          if (event.type === 'handshake') this.setConnected(true);
+          else if (event.type === 'disconnect') this.setConnected(false);
+        }
+      } catch {
+        // the socket closed
+      }
+    })();
   }
 
   private setConnected(connected: boolean): void {

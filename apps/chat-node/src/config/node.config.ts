@@ -45,16 +45,27 @@ function rate(env: Env, name: string, fallback: number): number {
 export function loadNodeConfig(env: Env): NodeConfig {
   const members = parseMembers(env.CHAT_MEMBERS);
   const nodeId = env.CHAT_NODE_ID;
-  if (!nodeId) throw new ConfigError('CHAT_NODE_ID', `is required: one of ${members.map((m) => m.id).join(', ')}`);
+  if (!nodeId)
+    throw new ConfigError(
+      'CHAT_NODE_ID',
+      `is required: one of ${members.map((m) => m.id).join(', ')}`,
+    );
   const self = members.find((m) => m.id === nodeId);
   if (!self) {
-    throw new ConfigError('CHAT_NODE_ID', `"${nodeId}" is not in CHAT_MEMBERS (${members.map((m) => m.id).join(', ')})`);
+    throw new ConfigError(
+      'CHAT_NODE_ID',
+      `"${nodeId}" is not in CHAT_MEMBERS (${members.map((m) => m.id).join(', ')})`,
+    );
   }
   const bindHost = env.CHAT_BIND_HOST;
-  const rebind = (endpoint: string) => (bindHost ? endpoint.replace(/^tcp:\/\/[^:]+:/, `tcp://${bindHost}:`) : endpoint);
+  const rebind = (endpoint: string) =>
+    bindHost ? endpoint.replace(/^tcp:\/\/[^:]+:/, `tcp://${bindHost}:`) : endpoint;
   const synchronous = (env.CHAT_SQLITE_SYNC ?? 'full').toLowerCase();
   if (synchronous !== 'full' && synchronous !== 'normal') {
-    throw new ConfigError('CHAT_SQLITE_SYNC', `must be "full" or "normal", got "${env.CHAT_SQLITE_SYNC}"`);
+    throw new ConfigError(
+      'CHAT_SQLITE_SYNC',
+      `must be "full" or "normal", got "${env.CHAT_SQLITE_SYNC}"`,
+    );
   }
   return {
     nodeId,

@@ -27,7 +27,10 @@ export function parseLinkSettings(untrusted: unknown): Partial<LinkSettings> {
   const out: Record<string, number | boolean> = {};
   for (const [key, value] of Object.entries(untrusted)) {
     if (!(key in LIMITS)) {
-      throw new InvalidLinkSettingsError(key, `is not a link setting (${Object.keys(LIMITS).join(', ')})`);
+      throw new InvalidLinkSettingsError(
+        key,
+        `is not a link setting (${Object.keys(LIMITS).join(', ')})`,
+      );
     }
     const field = key as keyof LinkSettings;
     const ok =
@@ -36,7 +39,11 @@ export function parseLinkSettings(untrusted: unknown): Partial<LinkSettings> {
         : field === 'delayMs' || field === 'jitterMs'
           ? Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 60_000
           : typeof value === 'number' && value >= 0 && value <= 1;
-    if (!ok) throw new InvalidLinkSettingsError(field, `must be a ${LIMITS[field]}, got ${JSON.stringify(value)}`);
+    if (!ok)
+      throw new InvalidLinkSettingsError(
+        field,
+        `must be a ${LIMITS[field]}, got ${JSON.stringify(value)}`,
+      );
     out[field] = value as number | boolean;
   }
   return out as Partial<LinkSettings>;
@@ -88,7 +95,8 @@ export class LinkSimulator {
   /** Passes one packet through the link: `deliver` runs 0, 1 or 2 times, now or later. */
   pass(deliver: () => void): void {
     if (this.lost()) return;
-    const copies = this.settings.duplicateRate > 0 && this.random() < this.settings.duplicateRate ? 2 : 1;
+    const copies =
+      this.settings.duplicateRate > 0 && this.random() < this.settings.duplicateRate ? 2 : 1;
     if (copies === 2) this.counters.duplicated++;
     for (let i = 0; i < copies; i++) {
       const delay = this.delay();

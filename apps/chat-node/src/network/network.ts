@@ -14,7 +14,10 @@ export class Network implements OnModuleDestroy {
       .filter((member) => member.id !== config.nodeId)
       .forEach((member, i) => {
         // Each link gets its own stream derived from the node's seed: replayable, independent.
-        this.links.set(member.id, new LinkSimulator(member.id, config.link, (config.seed + 7919 * (i + 1)) >>> 0));
+        this.links.set(
+          member.id,
+          new LinkSimulator(member.id, config.link, (config.seed + 7919 * (i + 1)) >>> 0),
+        );
       });
   }
 
@@ -29,7 +32,10 @@ export class Network implements OnModuleDestroy {
   set(from: unknown, untrusted: unknown): LinkSettings {
     const link = typeof from === 'string' ? this.links.get(from) : undefined;
     if (!link) {
-      throw new InvalidLinkSettingsError('from', `must be a peer of this node (${[...this.links.keys()].join(', ') || 'none'})`);
+      throw new InvalidLinkSettingsError(
+        'from',
+        `must be a peer of this node (${[...this.links.keys()].join(', ') || 'none'})`,
+      );
     }
     return link.update(parseLinkSettings(untrusted));
   }

@@ -1,7 +1,21 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
 import { lastValueFrom } from 'rxjs';
 import { InvalidClockError, VectorClock } from '@app/causal';
-import { FetchRange, FetchRequest, Heartbeat, Limits, PeerView, ReplicaEvents, Requests } from '@app/contracts';
+import {
+  FetchRange,
+  FetchRequest,
+  Heartbeat,
+  Limits,
+  PeerView,
+  ReplicaEvents,
+  Requests,
+} from '@app/contracts';
 import { ZmqClient } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
 import { NODE_CONFIG, PEER_CLIENTS } from '../config/node.tokens';
@@ -26,7 +40,10 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly peers = new Map<string, PeerRecord>();
   private readonly memberSet: ReadonlySet<string>;
   /** node -> the first missing seq and when it was first seen missing */
-  private readonly openGaps = new Map<string, { fromSeq: number; since: number; attempts: number }>();
+  private readonly openGaps = new Map<
+    string,
+    { fromSeq: number; since: number; attempts: number }
+  >();
   private readonly inFlight = new Set<string>();
   private timers: NodeJS.Timeout[] = [];
 
@@ -68,7 +85,9 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
 
   reachable(peer: string): boolean {
     const record = this.peers.get(peer);
-    return record !== undefined && Date.now() - record.lastHeard < 3 * this.config.heartbeatMs + 100;
+    return (
+      record !== undefined && Date.now() - record.lastHeard < 3 * this.config.heartbeatMs + 100
+    );
   }
 
   peerViews(): PeerView[] {
@@ -113,22 +132,26 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
 
   private repairTick(): void {
     const now = Date.now();
-    const gaps = this.replica.missing(this.horizon());
-    const open = new Set<string>();
-    for (const gap of gaps) {
-      open.add(gap.node);
-      const known = this.openGaps.get(gap.node);
-      if (!known || known.fromSeq !== gap.fromSeq) {
+    const byNode = new Map<string, FetchRange[]>();
+    for (const gap of this.replica.missing(this.horizon())) {
+      const ranges = byNode.get(gap.node);
+      if (ranges) ranges.push(gap);
+      else byNode.set(gap.node, [gap]);
+    }
+    for (const [node, ranges] of byNode) {
+      // Gaps come in seq order; the first one's start says whether this node is making progress.
+      const fromSeq = ranges[0].fromSeq;
+      const known = this.openGaps.get(node);
+      if (!known || known.fromSeq !== fromSeq) {
         // A new gap (or progress): give the network one tick to fill it by itself.
-        this.openGaps.set(gap.node, { fromSeq: gap.fromSeq, since: now, attempts: 0 });
+        this.openGaps.set(node, { fromSeq, since: now, attempts: 0 });
         continue;
       }
-      if (now - known.since < this.config.repairMs || this.inFlight.has(gap.node)) continue;
-      const toSeq = Math.min(gap.toSeq, gap.fromSeq + Limits.fetchBatchMax - 1);
-      const peer = this.pickPeer(gap.node, gap.fromSeq, known.attempts++);
-      if (peer) void this.fetch(peer, { node: gap.node, fromSeq: gap.fromSeq, toSeq });
+      if (now - known.since < this.config.repairMs || this.inFlight.has(node)) continue;
+      const peer = this.pickPeer(node, fromSeq, known.attempts++);
+      if (peer) void this.fetch(peer, node, capRanges(ranges, Limits.fetchBatchMax));
     }
-    for (const node of [...this.openGaps.keys()]) if (!open.has(node)) this.openGaps.delete(node);
+    for (const node of [...this.openGaps.keys()]) if (!byNode.has(node)) this.openGaps.delete(node);
   }
 
   /** The sender first; then, round-robin by attempt, any reachable peer that has seen the gap. */
@@ -141,13 +164,15 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
     return candidates[attempt % candidates.length];
   }
 
-  private async fetch(peer: string, range: FetchRange): Promise<void> {
+  private async fetch(peer: string, node: string, ranges: FetchRange[]): Promise<void> {
     const client = this.clients.get(peer)!;
-    this.inFlight.add(range.node);
+    this.inFlight.add(node);
     this.replica.counters.repairRequests++;
     try {
-      const request: FetchRequest = { from: this.config.nodeId, ranges: [range] };
-      const reply = await lastValueFrom(client.send<{ from: string; messages: unknown[] }>(Requests.fetch, request));
+      const request: FetchRequest = { from: this.config.nodeId, ranges };
+      const reply = await lastValueFrom(
+        client.send<{ from: string; messages: unknown[] }>(Requests.fetch, request),
+      );
       const link = this.network.link(peer);
       if (!link || !(await link.admit())) return;
       for (const untrusted of Array.isArray(reply?.messages) ? reply.messages : []) {
@@ -156,13 +181,30 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
         } catch (error) {
           if (!(error instanceof InvalidReplicaMessageError)) throw error;
           this.replica.counters.rejected++;
-          this.replica.logOnce('bad-fetch-reply', `fetch reply from ${peer} rejected: ${error.message}`);
+          this.replica.logOnce(
+            'bad-fetch-reply',
+            `fetch reply from ${peer} rejected: ${error.message}`,
+          );
         }
       }
     } catch (error) {
-      this.logger.debug(`fetch ${range.node}:${range.fromSeq}..${range.toSeq} from ${peer} failed: ${String(error)}`);
+      this.logger.debug(
+        `fetch of ${node} from ${peer} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
+      );
     } finally {
-      this.inFlight.delete(range.node);
+      this.inFlight.delete(node);
     }
   }
+}
+
+/** At most `budget` seqs and 64 ranges, in order. */
+function capRanges(ranges: readonly FetchRange[], budget: number): FetchRange[] {
+  const out: FetchRange[] = [];
+  for (const range of ranges) {
+    if (budget <= 0 || out.length === 64) break;
+    const toSeq = Math.min(range.toSeq, range.fromSeq + budget - 1);
+    out.push({ node: range.node, fromSeq: range.fromSeq, toSeq });
+    budget -= toSeq - range.fromSeq + 1;
+  }
+  return out;
 }

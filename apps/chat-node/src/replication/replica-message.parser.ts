@@ -22,7 +22,10 @@ function clockField(value: unknown, field: string, members: ReadonlySet<string>)
     return VectorClock.parse(value, members);
   } catch (error) {
     if (error instanceof InvalidClockError) {
-      throw new InvalidReplicaMessageError(`${field}${error.field ? `.${error.field}` : ''}`, error.reason);
+      throw new InvalidReplicaMessageError(
+        `${field}${error.field ? `.${error.field}` : ''}`,
+        error.reason,
+      );
     }
     throw error;
   }
@@ -32,24 +35,45 @@ function clockField(value: unknown, field: string, members: ReadonlySet<string>)
  * Validates a replicated message from a peer: a known sender, a seq equal to its own clock
  * entry, a valid clock over the members, text and author within limits, an ISO timestamp.
  */
-export function parseReplicaMessage(untrusted: unknown, members: ReadonlySet<string>): StoredMessage {
+export function parseReplicaMessage(
+  untrusted: unknown,
+  members: ReadonlySet<string>,
+): StoredMessage {
   if (!isRecord(untrusted)) throw new InvalidReplicaMessageError('message', 'must be an object');
   const { sender, seq, text, author, sentAt } = untrusted;
   if (typeof sender !== 'string' || !members.has(sender)) {
-    throw new InvalidReplicaMessageError('sender', `must be a member id, got ${JSON.stringify(sender)}`);
+    throw new InvalidReplicaMessageError(
+      'sender',
+      `must be a member id, got ${JSON.stringify(sender)}`,
+    );
   }
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) {
-    throw new InvalidReplicaMessageError('seq', `must be a positive safe integer, got ${JSON.stringify(seq)}`);
+    throw new InvalidReplicaMessageError(
+      'seq',
+      `must be a positive safe integer, got ${JSON.stringify(seq)}`,
+    );
   }
   const clock = clockField(untrusted.clock, 'clock', members);
   if (clock.get(sender) !== seq) {
-    throw new InvalidReplicaMessageError('seq', `must equal clock.${sender} (${clock.get(sender)}), got ${seq}`);
+    throw new InvalidReplicaMessageError(
+      'seq',
+      `must equal clock.${sender} (${clock.get(sender)}), got ${seq}`,
+    );
   }
   if (typeof text !== 'string' || text.length === 0 || text.length > Limits.textMaxChars) {
-    throw new InvalidReplicaMessageError('text', `must be a string of 1..${Limits.textMaxChars} characters`);
+    throw new InvalidReplicaMessageError(
+      'text',
+      `must be a string of 1..${Limits.textMaxChars} characters`,
+    );
   }
-  if (author !== undefined && (typeof author !== 'string' || author.length > Limits.authorMaxChars)) {
-    throw new InvalidReplicaMessageError('author', `must be a string of at most ${Limits.authorMaxChars} characters`);
+  if (
+    author !== undefined &&
+    (typeof author !== 'string' || author.length > Limits.authorMaxChars)
+  ) {
+    throw new InvalidReplicaMessageError(
+      'author',
+      `must be a string of at most ${Limits.authorMaxChars} characters`,
+    );
   }
   if (typeof sentAt !== 'string' || sentAt.length > 40 || Number.isNaN(Date.parse(sentAt))) {
     throw new InvalidReplicaMessageError('sentAt', 'must be an ISO date-time');
@@ -69,17 +93,24 @@ export function parseReplicaMessage(untrusted: unknown, members: ReadonlySet<str
 
 /** A send request from the gateway: trimmed text within limits, optional author. */
 export function parseSendRequest(untrusted: unknown): { text: string; author?: string } {
-  if (!isRecord(untrusted)) throw new InvalidReplicaMessageError('body', 'must be an object with text');
+  if (!isRecord(untrusted))
+    throw new InvalidReplicaMessageError('body', 'must be an object with text');
   const { text, author } = untrusted;
   if (typeof text !== 'string') throw new InvalidReplicaMessageError('text', 'must be a string');
   const trimmed = text.trim();
   if (trimmed.length === 0) throw new InvalidReplicaMessageError('text', 'must not be empty');
   if (trimmed.length > Limits.textMaxChars) {
-    throw new InvalidReplicaMessageError('text', `must be at most ${Limits.textMaxChars} characters, got ${trimmed.length}`);
+    throw new InvalidReplicaMessageError(
+      'text',
+      `must be at most ${Limits.textMaxChars} characters, got ${trimmed.length}`,
+    );
   }
   if (author !== undefined && author !== null) {
     if (typeof author !== 'string' || author.trim().length > Limits.authorMaxChars) {
-      throw new InvalidReplicaMessageError('author', `must be a string of at most ${Limits.authorMaxChars} characters`);
+      throw new InvalidReplicaMessageError(
+        'author',
+        `must be a string of at most ${Limits.authorMaxChars} characters`,
+      );
     }
     if (author.trim().length > 0) return { text: trimmed, author: author.trim() };
   }

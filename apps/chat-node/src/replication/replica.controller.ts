@@ -15,7 +15,11 @@ import type { NodeConfig } from '../config/node.config';
 import { NODE_CONFIG } from '../config/node.tokens';
 import { Network } from '../network/network';
 import { toShiViz } from '../trace/event-trace';
-import { InvalidReplicaMessageError, parseReplicaMessage, parseSendRequest } from './replica-message.parser';
+import {
+  InvalidReplicaMessageError,
+  parseReplicaMessage,
+  parseSendRequest,
+} from './replica-message.parser';
 import { Repair } from './repair';
 import { Replica } from './replica';
 import { RpcErrorFilter } from './rpc-error.filter';
@@ -50,8 +54,15 @@ export class ReplicaController {
     if (!Number.isSafeInteger(after) || (after as number) < 0) {
       throw new InvalidReplicaMessageError('after', 'must be a non-negative integer');
     }
-    if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > Limits.historyPageMax) {
-      throw new InvalidReplicaMessageError('limit', `must be an integer from 1 to ${Limits.historyPageMax}`);
+    if (
+      !Number.isSafeInteger(limit) ||
+      (limit as number) < 1 ||
+      (limit as number) > Limits.historyPageMax
+    ) {
+      throw new InvalidReplicaMessageError(
+        'limit',
+        `must be an integer from 1 to ${Limits.historyPageMax}`,
+      );
     }
     return {
       nodeId: this.config.nodeId,
@@ -74,14 +85,22 @@ export class ReplicaController {
       maxHeld: buffer.maxHeld,
       peers: this.repair.peerViews(),
       links: this.network.settings(),
-      counters: { ...this.replica.counters, linkDropped: network.dropped, linkDuplicated: network.duplicated },
+      counters: {
+        ...this.replica.counters,
+        linkDropped: network.dropped,
+        linkDuplicated: network.duplicated,
+      },
       startedAt: this.replica.startedAt,
     };
   }
 
   @MessagePattern(Requests.log)
   log(): { nodeId: string; format: 'shiviz'; text: string } {
-    return { nodeId: this.config.nodeId, format: 'shiviz', text: toShiViz(this.config.nodeId, this.replica.traceEvents()) };
+    return {
+      nodeId: this.config.nodeId,
+      format: 'shiviz',
+      text: toShiViz(this.config.nodeId, this.replica.traceEvents()),
+    };
   }
 
   @MessagePattern(Requests.networkGet)
@@ -92,7 +111,11 @@ export class ReplicaController {
   @MessagePattern(Requests.networkSet)
   networkSet(@Payload() body: unknown): { nodeId: string; from: string; settings: LinkSettings } {
     const { from, settings } = (body ?? {}) as { from?: unknown; settings?: unknown };
-    return { nodeId: this.config.nodeId, from: from as string, settings: this.network.set(from, settings) };
+    return {
+      nodeId: this.config.nodeId,
+      from: from as string,
+      settings: this.network.set(from, settings),
+    };
   }
 
   @MessagePattern(Requests.networkReset)
@@ -104,7 +127,11 @@ export class ReplicaController {
   async fetch(@Payload() body: unknown) {
     const request = this.parseFetch(body);
     const link = this.network.link(request.from);
-    if (!link || !(await link.admit())) throw new RpcException({ code: 'LINK_DOWN', message: `link ${request.from}->${this.config.nodeId} lost the request` });
+    if (!link || !(await link.admit()))
+      throw new RpcException({
+        code: 'LINK_DOWN',
+        message: `link ${request.from}->${this.config.nodeId} lost the request`,
+      });
     return this.repair.serveFetch(request);
   }
 
@@ -121,7 +148,13 @@ export class ReplicaController {
     }
     // Only a message's own sender broadcasts it live; anything else is a peer lying about ids.
     if (message.sender !== origin) {
-      this.reject(origin, new InvalidReplicaMessageError('sender', `${message.sender} arrived on ${origin}'s publisher`));
+      this.reject(
+        origin,
+        new InvalidReplicaMessageError(
+          'sender',
+          `${message.sender} arrived on ${origin}'s publisher`,
+        ),
+      );
       return;
     }
     this.network.link(origin)!.pass(() => this.replica.accept(message));
@@ -133,7 +166,10 @@ export class ReplicaController {
     if (!origin) return;
     const { from, clock } = (body ?? {}) as { from?: unknown; clock?: unknown };
     if (from !== origin) {
-      this.reject(origin, new InvalidReplicaMessageError('from', `heartbeat claims ${String(from)}`));
+      this.reject(
+        origin,
+        new InvalidReplicaMessageError('from', `heartbeat claims ${String(from)}`),
+      );
       return;
     }
     this.network.link(origin)!.pass(() => this.repair.onHeartbeat(origin, clock));
@@ -145,7 +181,10 @@ export class ReplicaController {
     const peer = origin.kind === 'subscription' ? this.publishers.get(origin.endpoint) : undefined;
     if (!peer || peer === this.config.nodeId) {
       this.replica.counters.rejected++;
-      this.replica.logOnce('bad-origin', `replica event ${context.getPattern()} not from a peer's publisher refused`);
+      this.replica.logOnce(
+        'bad-origin',
+        `replica event ${context.getPattern()} not from a peer's publisher refused`,
+      );
       return undefined;
     }
     return peer;
@@ -154,7 +193,10 @@ export class ReplicaController {
   private reject(origin: string, error: unknown): void {
     if (!(error instanceof InvalidReplicaMessageError)) throw error;
     this.replica.counters.rejected++;
-    this.replica.logOnce(`bad-message-${origin}`, `message from ${origin} rejected: ${error.message}`);
+    this.replica.logOnce(
+      `bad-message-${origin}`,
+      `message from ${origin} rejected: ${error.message}`,
+    );
   }
 
   private parseFetch(body: unknown): FetchRequest {
@@ -170,12 +212,19 @@ export class ReplicaController {
       if (typeof node !== 'string' || !this.memberSet.has(node)) {
         throw new InvalidReplicaMessageError(`ranges[${i}].node`, 'must be a member id');
       }
-      if (!Number.isSafeInteger(fromSeq) || !Number.isSafeInteger(toSeq) || (fromSeq as number) < 1 || (toSeq as number) < (fromSeq as number)) {
-        throw new InvalidReplicaMessageError(`ranges[${i}]`, 'needs integers 1 <= fromSeq <= toSeq');
+      if (
+        !Number.isSafeInteger(fromSeq) ||
+        !Number.isSafeInteger(toSeq) ||
+        (fromSeq as number) < 1 ||
+        (toSeq as number) < (fromSeq as number)
+      ) {
+        throw new InvalidReplicaMessageError(
+          `ranges[${i}]`,
+          'needs integers 1 <= fromSeq <= toSeq',
+        );
       }
       return { node, fromSeq: fromSeq as number, toSeq: toSeq as number };
     });
     return { from, ranges: parsed };
   }
 }
-

@@ -1,5 +1,11 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { CAUSAL_BUFFER, CausalBuffer, HoldBackOverflowError, TooFarAheadError, VectorClock } from '@app/causal';
+import {
+  CAUSAL_BUFFER,
+  CausalBuffer,
+  HoldBackOverflowError,
+  TooFarAheadError,
+  VectorClock,
+} from '@app/causal';
 import {
   BufferedEvent,
   ChatMessage,
@@ -15,7 +21,14 @@ import {
 import { ZmqClient } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
 import { NODE_CONFIG, PUBLISHER } from '../config/node.tokens';
-import { Delivery, LogWrite, MessageLog, StoredMessage, toChatMessage, TraceEvent } from '../storage/message-log';
+import {
+  Delivery,
+  LogWrite,
+  MessageLog,
+  StoredMessage,
+  toChatMessage,
+  TraceEvent,
+} from '../storage/message-log';
 import { EventTrace } from '../trace/event-trace';
 
 interface Origination {
@@ -102,7 +115,8 @@ export class Replica implements OnModuleDestroy {
       trace: sendEvent.clock,
     };
     const [delivered] = this.buffer.receive(message);
-    if (delivered !== message) throw new Error(`node ${this.nodeId}: own message ${message.id} was not deliverable`);
+    if (delivered !== message)
+      throw new Error(`node ${this.nodeId}: own message ${message.id} was not deliverable`);
     this.counters.sent++;
     return new Promise((resolve, reject) => {
       const delivery = this.recordDelivery(message, [sendEvent]);
@@ -152,7 +166,9 @@ export class Replica implements OnModuleDestroy {
 
   /** Held-back messages with what they wait for. */
   held(): HeldBackView[] {
-    return this.buffer.pending().map(({ message, waitingFor }) => ({ message: this.view(message), waitingFor }));
+    return this.buffer
+      .pending()
+      .map(({ message, waitingFor }) => ({ message: this.view(message), waitingFor }));
   }
 
   heldView(message: StoredMessage): HeldBackView {
@@ -182,7 +198,10 @@ export class Replica implements OnModuleDestroy {
     const index = ++this.lastIndex;
     const deliveredAt = new Date().toISOString();
     const deliverEvent = this.trace.record('deliver', message.id);
-    this.writes.push({ delivery: { index, message, deliveredAt }, events: [...before, deliverEvent] });
+    this.writes.push({
+      delivery: { index, message, deliveredAt },
+      events: [...before, deliverEvent],
+    });
     this.announced.push(this.view(message, { index, deliveredAt }));
     this.counters.delivered++;
     this.scheduleFlush();
@@ -209,8 +228,11 @@ export class Replica implements OnModuleDestroy {
     } catch (error) {
       // Nothing of this batch is durable: fail its originations. Peers' messages in it will
       // be fetched again after a restart, which reloads state from the log.
-      this.logger.error(`node ${this.nodeId}: could not write to ${this.log.file}: ${(error as Error).message}`);
-      for (const o of originations) o.reject(new Error(`node ${this.nodeId}: storage failed: ${(error as Error).message}`));
+      this.logger.error(
+        `node ${this.nodeId}: could not write to ${this.log.file}: ${(error as Error).message}`,
+      );
+      for (const o of originations)
+        o.reject(new Error(`node ${this.nodeId}: storage failed: ${(error as Error).message}`));
       return;
     }
     for (const o of originations) {
@@ -218,20 +240,29 @@ export class Replica implements OnModuleDestroy {
       o.resolve(this.view(o.message, o.delivery));
     }
     if (announced.length > 0) {
-      const delivered: DeliveredEvent = { nodeId: this.nodeId, messages: announced, clock: this.clockJson() };
+      const delivered: DeliveredEvent = {
+        nodeId: this.nodeId,
+        messages: announced,
+        clock: this.clockJson(),
+      };
       this.emit(NodeEvents.delivered, delivered);
     }
   }
 
   /** Publishes a heartbeat-sized clock event for the gateway. */
   announceClock(): void {
-    const event: ClockEvent = { nodeId: this.nodeId, clock: this.clockJson(), buffered: this.buffer.size };
+    const event: ClockEvent = {
+      nodeId: this.nodeId,
+      clock: this.clockJson(),
+      buffered: this.buffer.size,
+    };
     this.emit(NodeEvents.clock, event);
   }
 
   emit(pattern: string, data: unknown): void {
     this.publisher.emit(pattern, data).subscribe({
-      error: (error: Error) => this.logOnce(`publish-${pattern}`, `publish ${pattern} failed: ${error.message}`),
+      error: (error: Error) =>
+        this.logOnce(`publish-${pattern}`, `publish ${pattern} failed: ${error.message}`),
     });
   }
 
@@ -244,7 +275,11 @@ export class Replica implements OnModuleDestroy {
   }
 
   bufferStats() {
-    return { size: this.buffer.size, capacity: this.config.bufferCapacity, maxHeld: this.buffer.stats.maxHeld };
+    return {
+      size: this.buffer.size,
+      capacity: this.config.bufferCapacity,
+      maxHeld: this.buffer.stats.maxHeld,
+    };
   }
 
   missing(horizon?: VectorClock) {

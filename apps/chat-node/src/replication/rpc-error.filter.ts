@@ -15,8 +15,15 @@ export interface NodeError {
 @Catch()
 export class RpcErrorFilter implements RpcExceptionFilter<unknown> {
   catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
-    if (exception instanceof InvalidReplicaMessageError || exception instanceof InvalidLinkSettingsError) {
-      const error: NodeError = { code: 'INVALID', field: exception.field, message: exception.message };
+    if (
+      exception instanceof InvalidReplicaMessageError ||
+      exception instanceof InvalidLinkSettingsError
+    ) {
+      const error: NodeError = {
+        code: 'INVALID',
+        field: exception.field,
+        message: exception.message,
+      };
       return throwError(() => error);
     }
     if (exception instanceof RpcException) return throwError(() => exception.getError());

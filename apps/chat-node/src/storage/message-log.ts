@@ -101,11 +101,14 @@ export class MessageLog {
         CREATE TABLE IF NOT EXISTS events (
           idx INTEGER PRIMARY KEY AUTOINCREMENT, clock TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
       `);
-      const owner = this.db.prepare<[], { value: string }>(`SELECT value FROM meta WHERE key = 'node_id'`).get();
+      const owner = this.db
+        .prepare<[], { value: string }>(`SELECT value FROM meta WHERE key = 'node_id'`)
+        .get();
       if (owner && owner.value !== nodeId) {
         throw new StorageError(this.file, `belongs to node ${owner.value}, not ${nodeId}`);
       }
-      if (!owner) this.db.prepare(`INSERT INTO meta (key, value) VALUES ('node_id', ?)`).run(nodeId);
+      if (!owner)
+        this.db.prepare(`INSERT INTO meta (key, value) VALUES ('node_id', ?)`).run(nodeId);
     } catch (error) {
       if (error instanceof StorageError) throw error;
       throw new StorageError(
@@ -116,7 +119,9 @@ export class MessageLog {
     this.insertMessage = this.db.prepare(
       `INSERT OR IGNORE INTO messages (sender, seq, clock, text, author, sent_at, trace) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.insertDelivery = this.db.prepare(`INSERT INTO deliveries (idx, sender, seq, delivered_at) VALUES (?, ?, ?, ?)`);
+    this.insertDelivery = this.db.prepare(
+      `INSERT INTO deliveries (idx, sender, seq, delivered_at) VALUES (?, ?, ?, ?)`,
+    );
     this.insertEvent = this.db.prepare(`INSERT INTO events (clock, kind, detail) VALUES (?, ?, ?)`);
     this.selectRange = this.db.prepare(
       `SELECT * FROM messages WHERE sender = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?`,
@@ -131,20 +136,32 @@ export class MessageLog {
         const delivery = write.delivery;
         if (delivery) {
           const m = delivery.message;
-          this.insertMessage.run(m.sender, m.seq, JSON.stringify(m.clock.toJSON()), m.text, m.author ?? null, m.sentAt, JSON.stringify(m.trace));
+          this.insertMessage.run(
+            m.sender,
+            m.seq,
+            JSON.stringify(m.clock.toJSON()),
+            m.text,
+            m.author ?? null,
+            m.sentAt,
+            JSON.stringify(m.trace),
+          );
           this.insertDelivery.run(delivery.index, m.sender, m.seq, delivery.deliveredAt);
         }
-        for (const event of write.events) this.insertEvent.run(JSON.stringify(event.clock), event.kind, event.detail);
+        for (const event of write.events)
+          this.insertEvent.run(JSON.stringify(event.clock), event.kind, event.detail);
       }
     });
   }
 
   restore(): Restored {
     const rows = this.db
-      .prepare<[], { sender: string; seq: number }>(`SELECT sender, MAX(seq) AS seq FROM deliveries GROUP BY sender`)
+      .prepare<[], { sender: string; seq: number }>(
+        `SELECT sender, MAX(seq) AS seq FROM deliveries GROUP BY sender`,
+      )
       .all();
     const lastIndex =
-      this.db.prepare<[], { idx: number | null }>(`SELECT MAX(idx) AS idx FROM deliveries`).get()?.idx ?? 0;
+      this.db.prepare<[], { idx: number | null }>(`SELECT MAX(idx) AS idx FROM deliveries`).get()
+        ?.idx ?? 0;
     const lastEvent = this.db
       .prepare<[], { clock: string }>(`SELECT clock FROM events ORDER BY idx DESC LIMIT 1`)
       .get();
@@ -175,11 +192,13 @@ export class MessageLog {
   }
 
   events(): TraceEvent[] {
-    return (this.selectEvents.all() as { clock: string; kind: TraceKind; detail: string }[]).map((row) => ({
-      clock: JSON.parse(row.clock) as ClockJson,
-      kind: row.kind,
-      detail: row.detail,
-    }));
+    return (this.selectEvents.all() as { clock: string; kind: TraceKind; detail: string }[]).map(
+      (row) => ({
+        clock: JSON.parse(row.clock) as ClockJson,
+        kind: row.kind,
+        detail: row.detail,
+      }),
+    );
   }
 
   close(): void {
@@ -206,7 +225,11 @@ function toStored(row: MessageRow): StoredMessage {
 }
 
 /** The API view of a stored message, clock listing every member in member order. */
-export function toChatMessage(message: StoredMessage, members: readonly string[], delivery?: Omit<Delivery, 'message'>): ChatMessage {
+export function toChatMessage(
+  message: StoredMessage,
+  members: readonly string[],
+  delivery?: Omit<Delivery, 'message'>,
+): ChatMessage {
   return {
     id: message.id,
     sender: message.sender,

@@ -1,0 +1,262 @@
+/**
+ * npm run bench:cluster — three chat-node processes on loopback (link simulation off,
+ * durable SQLite), messages originated through each node's own request socket at all three.
+ * Prints sustained messages/s delivered at every node and originate -> delivered-everywhere
+ * latency at a fixed rate, beside a raw zeromq.js PUB/SUB fan-out to three subscriber
+ * processes measured in the same run. `--soak SECONDS` adds a long run at a moderate rate
+ * that samples every node's RSS. The last line is one JSON object of the figures.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lastValueFrom } from 'rxjs';
+import { Publisher, Subscriber } from 'zeromq';
+import {
+  ChatMessage,
+  DeliveredEvent,
+  localMembers,
+  NodeEvents,
+  NodeState,
+  Requests,
+} from '@app/contracts';
+import { ZmqClient } from '@app/zmq-transport';
+import { fmt, percentile, ROOT, startScript, stop } from './bench-util';
+
+const NODES = 3;
+const THROUGHPUT_MESSAGES = 30_000;
+const IN_FLIGHT_PER_NODE = 64;
+const LATENCY_RATE = 2_000;
+const LATENCY_SECONDS = 5;
+const RAW_MESSAGES = 200_000;
+const arg = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : undefined;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function rssMB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function rawFanOut(): Promise<number> {
+  const pub = new Publisher({ linger: 0, sendHighWaterMark: 0 });
+  await pub.bind('tcp://127.0.0.1:*');
+  const subs = await Promise.all(
+    Array.from({ length: NODES }, () =>
+      startScript('scripts/bench/pubsub-subscriber.ts', [pub.lastEndpoint!, String(RAW_MESSAGES)]),
+    ),
+  );
+  const results = subs.map(
+    ({ child }) =>
+      new Promise<{ count: number; seconds: number }>((resolve) => {
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          const line = out.split('\n').find((l) => l.startsWith('{'));
+          if (line) resolve(JSON.parse(line));
+        });
+      }),
+  );
+  for (let i = 0; i < 50; i++) {
+    await pub.send(['chat', JSON.stringify({ ping: i })]);
+    await sleep(10);
+  }
+  const text = 'hello causal world, a message of ordinary size';
+  for (let seq = 1; seq <= RAW_MESSAGES; seq++) {
+    await pub.send([
+      'replica.message',
+      JSON.stringify({
+        pattern: 'replica.message',
+        data: {
+          id: `n0:${seq}`,
+          sender: 'n0',
+          seq,
+          clock: { n0: seq, n1: 0, n2: 0 },
+          text,
+          sentAt: new Date().toISOString(),
+        },
+      }),
+    ]);
+  }
+  const done = await Promise.all(results);
+  pub.close();
+  await Promise.all(subs.map(({ child }) => stop(child)));
+  return Math.min(...done.map((r) => r.count / r.seconds));
+}
+
+interface Cluster {
+  children: ChildProcess[];
+  clients: ZmqClient[];
+  dataDir: string;
+  members: string;
+}
+
+async function startCluster(): Promise<Cluster> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-cluster-'));
+  const base = 27_000 + Math.floor(Math.random() * 1000) * 10;
+  const members = localMembers(NODES, base);
+  const children = Array.from({ length: NODES }, (_, i) =>
+    spawn(process.execPath, [join(ROOT, 'dist/apps/chat-node/apps/chat-node/src/main.js')], {
+      env: {
+        ...process.env,
+        CHAT_NODE_ID: `n${i}`,
+        CHAT_MEMBERS: members,
+        DATA_DIR: dataDir,
+        CHAT_LINK_DELAY_MS: '0',
+        CHAT_LINK_JITTER_MS: '0',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }),
+  );
+  const clients = Array.from(
+    { length: NODES },
+    (_, i) => new ZmqClient({ connect: `tcp://127.0.0.1:${base + 10 * i}`, timeoutMs: 30_000 }),
+  );
+  for (const client of clients) {
+    for (;;) {
+      try {
+        await lastValueFrom(client.send(Requests.state, {}));
+        break;
+      } catch {
+        await sleep(100);
+      }
+    }
+  }
+  return { children, clients, dataDir, members };
+}
+
+const state = (c: ZmqClient) => lastValueFrom(c.send<NodeState>(Requests.state, {}));
+
+async function throughput(cluster: Cluster, rss: number[]): Promise<number> {
+  const perNode = THROUGHPUT_MESSAGES / NODES;
+  const start = Date.now();
+  await Promise.all(
+    cluster.clients.map(async (client, n) => {
+      let issued = 0;
+      await Promise.all(
+        Array.from({ length: IN_FLIGHT_PER_NODE }, async () => {
+          while (issued < perNode) {
+            issued++;
+            await lastValueFrom(client.send(Requests.send, { text: `n${n} message ${issued}` }));
+          }
+        }),
+      );
+    }),
+  );
+  for (;;) {
+    const states = await Promise.all(cluster.clients.map(state));
+    cluster.children.forEach((child, i) => (rss[i] = Math.max(rss[i], rssMB(child.pid!))));
+    if (states.every((s) => s.lastIndex >= THROUGHPUT_MESSAGES)) break;
+    await sleep(5);
+  }
+  return THROUGHPUT_MESSAGES / ((Date.now() - start) / 1000);
+}
+
+/** Originate at a fixed rate round-robin over the nodes; time until the last node announces delivery. */
+async function latency(
+  cluster: Cluster,
+  rate: number,
+  seconds: number,
+  rss: number[],
+): Promise<{ p50: number; p99: number; sent: number }> {
+  const subs = cluster.members.split(',').map((entry) => {
+    const port = Number(entry.split(':')[1]);
+    const sub = new Subscriber({ linger: 0 });
+    sub.subscribe(NodeEvents.delivered);
+    sub.connect(`tcp://127.0.0.1:${port + 1}`);
+    return sub;
+  });
+  const issuedAt = new Map<string, number>();
+  const seen = new Map<string, number>();
+  const latencies: number[] = [];
+  const loops = subs.map(async (sub) => {
+    for await (const [, payload] of sub) {
+      const now = performance.now();
+      const event = (JSON.parse(payload.toString()) as { data: DeliveredEvent }).data;
+      for (const m of event.messages) {
+        const count = (seen.get(m.id) ?? 0) + 1;
+        seen.set(m.id, count);
+        const t0 = issuedAt.get(m.id);
+        if (count === NODES && t0 !== undefined) latencies.push(now - t0);
+      }
+    }
+  });
+  await sleep(500);
+  const total = rate * seconds;
+  const interval = 1000 / rate;
+  const start = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + i * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    const t0 = performance.now();
+    const client = cluster.clients[i % NODES];
+    pending.push(
+      lastValueFrom(client.send<ChatMessage>(Requests.send, { text: `paced ${i}` })).then((m) => {
+        issuedAt.set(m.id, t0);
+        if ((seen.get(m.id) ?? 0) >= NODES) latencies.push(performance.now() - t0);
+      }),
+    );
+    if (i % rate === 0)
+      cluster.children.forEach((child, k) => (rss[k] = Math.max(rss[k], rssMB(child.pid!))));
+  }
+  await Promise.all(pending);
+  await sleep(1000);
+  for (const sub of subs) sub.close();
+  await Promise.allSettled(loops);
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), sent: latencies.length };
+}
+
+async function main(): Promise<void> {
+  const raw = await rawFanOut();
+  const cluster = await startCluster();
+  const rss = [0, 0, 0];
+  const deliveredPerSec = await throughput(cluster, rss);
+  const lat = await latency(cluster, LATENCY_RATE, LATENCY_SECONDS, rss);
+  let soak: { seconds: number; rssStartMB: number[]; rssEndMB: number[] } | undefined;
+  const soakSeconds = arg('soak');
+  if (soakSeconds) {
+    const rssStartMB = cluster.children.map((c) => Math.round(rssMB(c.pid!)));
+    await latency(cluster, 500, soakSeconds, rss);
+    const states = await Promise.all(cluster.clients.map(state));
+    if (states.some((s) => s.buffered.length > 0))
+      throw new Error('hold-back buffer not empty after soak');
+    soak = {
+      seconds: soakSeconds,
+      rssStartMB,
+      rssEndMB: cluster.children.map((c) => Math.round(rssMB(c.pid!))),
+    };
+  }
+  for (const client of cluster.clients) await client.close();
+  await Promise.all(cluster.children.map(stop));
+  rmSync(cluster.dataDir, { recursive: true, force: true });
+
+  const ratio = deliveredPerSec / raw;
+  process.stdout.write(`Three chat-node processes, link simulation off, SQLite synchronous=FULL\n`);
+  process.stdout.write(
+    `raw zeromq.js PUB/SUB fan-out   ${fmt(raw).padStart(9)} msg/s per subscriber (3 subscriber processes)\n`,
+  );
+  process.stdout.write(
+    `delivered at all three nodes    ${fmt(deliveredPerSec).padStart(9)} msg/s (${fmt(ratio * 100, 1)}% of raw; target >= 10,000 and >= 12%)\n`,
+  );
+  process.stdout.write(
+    `originate -> delivered everywhere at ${fmt(LATENCY_RATE)} msg/s: p50 ${fmt(lat.p50, 1)} ms, p99 ${fmt(lat.p99, 1)} ms (target p99 < 50)\n`,
+  );
+  process.stdout.write(`peak RSS per node: ${rss.map((r) => `${fmt(r)} MB`).join(', ')}\n`);
+  if (soak)
+    process.stdout.write(
+      `soak ${soak.seconds}s at 500 msg/s: RSS start ${soak.rssStartMB.join('/')} MB, end ${soak.rssEndMB.join('/')} MB\n`,
+    );
+  process.stdout.write(
+    `${JSON.stringify({ deliveredPerSec: Math.round(deliveredPerSec), rawPerSubscriberPerSec: Math.round(raw), ratio: Number(ratio.toFixed(3)), p50ms: Number(lat.p50.toFixed(2)), p99ms: Number(lat.p99.toFixed(2)), rssMBMax: Math.round(Math.max(...rss)), ...(soak ? { soak } : {}) })}\n`,
+  );
+}
+
+void main().catch((error) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,198 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { lastValueFrom } from 'rxjs';
+import { VectorClock } from '@app/causal';
+import { ChatMessage, HistoryPage, LinkSettings, NodeState, Requests } from '@app/contracts';
+import { ZmqClient } from '@app/zmq-transport';
+import { freePortBlock } from './ports';
+
+export const ROOT = resolve(__dirname, '..', '..');
+export const NODE_MAIN = join(ROOT, 'dist/apps/chat-node/apps/chat-node/src/main.js');
+
+export interface ClusterOptions {
+  readonly nodes?: number;
+  readonly env?: Record<string, string>;
+  /** Extra member slots the test plays itself (e.g. a hostile peer). */
+  readonly impostors?: number;
+}
+
+/** A cluster of real chat-node processes on loopback, with a request client per node. */
+export class TestCluster {
+  readonly ids: string[];
+  readonly dataDir: string;
+  readonly processes = new Map<string, ChildProcess>();
+  readonly clients = new Map<string, ZmqClient>();
+  readonly logs = new Map<string, string[]>();
+  private constructor(
+    readonly members: string,
+    readonly base: number,
+    readonly all: string[],
+    readonly count: number,
+    private readonly env: Record<string, string>,
+  ) {
+    this.ids = all.slice(0, count);
+    this.dataDir = mkdtempSync(join(tmpdir(), 'causal-chat-'));
+  }
+
+  static async start(options: ClusterOptions = {}): Promise<TestCluster> {
+    const count = options.nodes ?? 3;
+    const total = count + (options.impostors ?? 0);
+    const base = await freePortBlock(total * 10);
+    const all = Array.from({ length: total }, (_, i) => `n${i}`);
+    const members = all.map((id, i) => `${id}=127.0.0.1:${base + 10 * i}`).join(',');
+    const cluster = new TestCluster(members, base, all, count, {
+      CHAT_LINK_DELAY_MS: '0',
+      CHAT_LINK_JITTER_MS: '0',
+      CHAT_HEARTBEAT_MS: '150',
+      CHAT_REPAIR_MS: '100',
+      CHAT_REQUEST_TIMEOUT_MS: '1000',
+      ...options.env,
+    });
+    await Promise.all(cluster.ids.map((id) => cluster.startNode(id)));
+    return cluster;
+  }
+
+  rpc(id: string): string {
+    return `tcp://127.0.0.1:${this.base + 10 * this.all.indexOf(id)}`;
+  }
+
+  pub(id: string): string {
+    return `tcp://127.0.0.1:${this.base + 10 * this.all.indexOf(id) + 1}`;
+  }
+
+  async startNode(id: string, extraEnv: Record<string, string> = {}): Promise<void> {
+    const seed = String(1000 + this.all.indexOf(id));
+    const child = spawn(process.execPath, [NODE_MAIN], {
+      env: {
+        ...process.env,
+        ...this.env,
+        ...extraEnv,
+        CHAT_NODE_ID: id,
+        CHAT_MEMBERS: this.members,
+        DATA_DIR: this.dataDir,
+        CHAT_SEED: seed,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const log = this.logs.get(id) ?? [];
+    this.logs.set(id, log);
+    child.stdout!.on('data', (chunk: Buffer) => log.push(chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => log.push(chunk.toString()));
+    this.processes.set(id, child);
+    if (!this.clients.has(id))
+      this.clients.set(
+        id,
+        new ZmqClient({ connect: this.rpc(id), timeoutMs: 3000, connectTimeoutMs: 500 }),
+      );
+    await this.waitUntil(
+      async () => (await this.tryState(id)) !== undefined,
+      15_000,
+      `${id} to start`,
+    );
+  }
+
+  /** kill -9: no chance to flush anything. */
+  async kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.processes.get(id);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(signal);
+    await once(child, 'exit');
+  }
+
+  request<T>(id: string, pattern: string, data: unknown = {}): Promise<T> {
+    return lastValueFrom(this.clients.get(id)!.send<T>(pattern, data));
+  }
+
+  send(id: string, text: string, author?: string): Promise<ChatMessage> {
+    return this.request<ChatMessage>(id, Requests.send, author ? { text, author } : { text });
+  }
+
+  state(id: string): Promise<NodeState> {
+    return this.request<NodeState>(id, Requests.state);
+  }
+
+  async tryState(id: string): Promise<NodeState | undefined> {
+    try {
+      return await this.state(id);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The node's whole delivery log, page by page. */
+  async history(id: string): Promise<ChatMessage[]> {
+    const out: ChatMessage[] = [];
+    for (;;) {
+      const page = await this.request<HistoryPage>(id, Requests.history, {
+        after: out.length ? out[out.length - 1].index : 0,
+        limit: 1000,
+      });
+      out.push(...page.messages);
+      if (page.messages.length < 1000) return out;
+    }
+  }
+
+  setLink(to: string, from: string, settings: Partial<LinkSettings>): Promise<unknown> {
+    return this.request(to, Requests.networkSet, { from, settings });
+  }
+
+  async setAllLinks(settings: Partial<LinkSettings>): Promise<void> {
+    for (const to of this.ids)
+      for (const from of this.ids) if (from !== to) await this.setLink(to, from, settings);
+  }
+
+  /** Cuts every link into and out of `id`, or restores them. */
+  async partition(id: string, partitioned: boolean): Promise<void> {
+    for (const other of this.ids) {
+      if (other === id) continue;
+      await this.setLink(id, other, { partitioned });
+      await this.setLink(other, id, { partitioned });
+    }
+  }
+
+  async waitUntil(
+    condition: () => Promise<boolean> | boolean,
+    ms: number,
+    what: string,
+  ): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      if (await condition()) return;
+      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /**
+   * Waits until the cluster is quiet and agrees: every node has delivered at least
+   * `atLeast` messages, nothing is held back, and all clocks are equal. Returns each log.
+   */
+  async converge(atLeast: number, ms = 30_000): Promise<Map<string, ChatMessage[]>> {
+    await this.waitUntil(
+      async () => {
+        const states = await Promise.all(this.ids.map((id) => this.tryState(id)));
+        if (states.some((s) => !s || s.lastIndex < atLeast || s.buffered.length > 0)) return false;
+        const clocks = states.map((s) => JSON.stringify(s!.clock));
+        return clocks.every((c) => c === clocks[0]);
+      },
+      ms,
+      `every node to deliver the same ${atLeast}+ messages`,
+    );
+    const logs = new Map<string, ChatMessage[]>();
+    for (const id of this.ids) logs.set(id, await this.history(id));
+    return logs;
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.clients.values()) await client.close();
+    await Promise.all([...this.processes.keys()].map((id) => this.kill(id, 'SIGTERM')));
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The checker's view of a delivery log. */
+export const checked = (messages: ChatMessage[]) =>
+  messages.map((m) => ({ sender: m.sender, seq: m.seq, clock: VectorClock.of(m.clock) }));
