@@ -33,6 +33,7 @@ const arg = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : undefined;
 };
+const progress = (text: string) => process.stderr.write(`[bench:cluster] ${text}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function rssMB(pid: number): number {
@@ -83,6 +84,7 @@ async function rawFanOut(): Promise<number> {
   const done = await Promise.all(results);
   pub.close();
   await Promise.all(subs.map(({ child }) => stop(child)));
+  progress(`raw subscribers received ${done.map((r) => r.count).join(', ')} of ${RAW_MESSAGES}`);
   return Math.min(...done.map((r) => r.count / r.seconds));
 }
 
@@ -212,10 +214,14 @@ async function latency(
 }
 
 async function main(): Promise<void> {
+  progress('raw PUB/SUB fan-out');
   const raw = await rawFanOut();
+  progress('starting three nodes');
   const cluster = await startCluster();
   const rss = [0, 0, 0];
+  progress(`originating ${THROUGHPUT_MESSAGES} messages, ${IN_FLIGHT_PER_NODE} in flight per node`);
   const deliveredPerSec = await throughput(cluster, rss);
+  progress(`latency at ${LATENCY_RATE} msg/s for ${LATENCY_SECONDS} s`);
   const lat = await latency(cluster, LATENCY_RATE, LATENCY_SECONDS, rss);
   let soak: { seconds: number; rssStartMB: number[]; rssEndMB: number[] } | undefined;
   const soakSeconds = arg('soak');
