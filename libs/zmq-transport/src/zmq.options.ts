@@ -13,8 +13,8 @@ export interface ZmqSocketOptions {
 }
 
 export interface ZmqServerOptions extends ZmqSocketOptions {
-  /** ROUTER endpoint to bind for requests and point-to-point events, e.g. `tcp://127.0.0.1:7100`. */
-  readonly bind: string;
+  /** ROUTER endpoint to bind for requests and point-to-point events, e.g. `tcp://127.0.0.1:7100`. Omit for a subscribe-only server. */
+  readonly bind?: string;
   /** Publisher endpoints (peers) whose events this server handles, one SUB socket each. */
   readonly subscribe?: readonly string[];
   /** Topic prefixes to subscribe to (a topic is the event pattern). Default: everything. */

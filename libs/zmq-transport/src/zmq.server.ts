@@ -65,11 +65,15 @@ export class ZmqServer
 
   async listen(callback: (error?: unknown) => void): Promise<void> {
     try {
-      const socketOptions = this.socketOptions();
-      this.router = new Router({ ...socketOptions, maxMessageSize: this.maxFrameBytes * 4 });
-      await this.router.bind(this.options.bind);
-      this.writer = new SocketWriter(this.router, (error) => this.fail(error));
-      this.loops.push(this.readRouter(this.router));
+      if (this.options.bind) {
+        this.router = new Router({
+          ...this.socketOptions(),
+          maxMessageSize: this.maxFrameBytes * 4,
+        });
+        await this.router.bind(this.options.bind);
+        this.writer = new SocketWriter(this.router, (error) => this.fail(error));
+        this.loops.push(this.readRouter(this.router));
+      }
       for (const endpoint of this.options.subscribe ?? []) this.subscribeTo(endpoint);
       this._status$.next('listening');
       callback();

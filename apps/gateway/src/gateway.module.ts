@@ -1,0 +1,46 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import { ClusterController } from './cluster/cluster.controller';
+import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
+import { HealthController } from './health/health.controller';
+import { Metrics } from './metrics/metrics';
+import { MetricsController } from './metrics/metrics.controller';
+import { NetworkController } from './network/network.controller';
+import { NodeDirectory } from './nodes/node-directory';
+import { NodesController } from './nodes/nodes.controller';
+import { NodeEventsController } from './realtime/node-events.controller';
+import { NodesGateway } from './realtime/nodes.gateway';
+
+/** The HTTP + Socket.IO edge. Holds no causal state: every answer comes from a node. */
+@Module({})
+export class GatewayModule {
+  static forRoot(config: GatewayConfig): DynamicModule {
+    const throttling = config.rateLimit > 0;
+    return {
+      module: GatewayModule,
+      imports: [
+        TerminusModule.forRoot({ logger: false }),
+        ...(throttling
+          ? [ThrottlerModule.forRoot([{ ttl: 10_000, limit: config.rateLimit }])]
+          : []),
+      ],
+      controllers: [
+        NodesController,
+        NetworkController,
+        ClusterController,
+        HealthController,
+        MetricsController,
+        NodeEventsController,
+      ],
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        NodeDirectory,
+        NodesGateway,
+        Metrics,
+        ...(throttling ? [{ provide: APP_GUARD, useClass: ThrottlerGuard }] : []),
+      ],
+    };
+  }
+}

@@ -1,0 +1,116 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { Limits } from '@app/contracts';
+
+const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+
+export class SendMessageDto {
+  @ApiProperty({
+    example: 'Hello',
+    minLength: 1,
+    maxLength: Limits.textMaxChars,
+    description: 'Trimmed before the length check.',
+  })
+  @Transform(trim)
+  @IsString()
+  @MinLength(1, { message: 'text must not be empty' })
+  @MaxLength(Limits.textMaxChars, {
+    message: `text must be at most ${Limits.textMaxChars} characters`,
+  })
+  text!: string;
+
+  @ApiPropertyOptional({ example: 'ana', maxLength: Limits.authorMaxChars })
+  @IsOptional()
+  @Transform(trim)
+  @IsString()
+  @MaxLength(Limits.authorMaxChars, {
+    message: `author must be at most ${Limits.authorMaxChars} characters`,
+  })
+  author?: string;
+}
+
+export class HistoryQueryDto {
+  @ApiPropertyOptional({
+    description: 'Return deliveries with index greater than this.',
+    default: 0,
+    minimum: 0,
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  after?: number;
+
+  @ApiPropertyOptional({ default: 100, minimum: 1, maximum: Limits.historyPageMax })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(Limits.historyPageMax)
+  limit?: number;
+}
+
+export class LogQueryDto {
+  @ApiPropertyOptional({ enum: ['shiviz'], default: 'shiviz' })
+  @IsOptional()
+  @IsString()
+  format?: string;
+}
+
+export class ChatMessageView {
+  @ApiProperty({ example: 'n0:1' }) id!: string;
+  @ApiProperty({ example: 'n0' }) sender!: string;
+  @ApiProperty({ example: 1 }) seq!: number;
+  @ApiProperty({
+    example: { n0: 1, n1: 0, n2: 0 },
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+  })
+  clock!: Record<string, number>;
+  @ApiProperty({ example: 'Hello' }) text!: string;
+  @ApiPropertyOptional({ example: 'ana' }) author?: string;
+  @ApiProperty({ example: '2026-11-25T12:00:00.000Z' }) sentAt!: string;
+  @ApiPropertyOptional({ example: 1, description: "Position in this node's delivery order." })
+  index?: number;
+  @ApiPropertyOptional({ example: '2026-11-25T12:00:00.000Z' }) deliveredAt?: string;
+}
+
+export class WaitingView {
+  @ApiProperty({ example: 'n0' }) node!: string;
+  @ApiProperty({ example: 3 }) seq!: number;
+}
+
+export class HeldBackViewDto {
+  @ApiProperty({ type: ChatMessageView }) message!: ChatMessageView;
+  @ApiProperty({ type: [WaitingView] }) waitingFor!: WaitingView[];
+}
+
+export class HistoryPageView {
+  @ApiProperty({ example: 'n0' }) nodeId!: string;
+  @ApiProperty({ type: [ChatMessageView] }) messages!: ChatMessageView[];
+  @ApiProperty({ example: 42 }) lastIndex!: number;
+}
+
+export class NodeSummaryView {
+  @ApiProperty({ example: 'n0' }) id!: string;
+  @ApiProperty({ example: true }) up!: boolean;
+  @ApiPropertyOptional({
+    example: { n0: 1, n1: 0, n2: 0 },
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+  })
+  clock?: Record<string, number>;
+  @ApiPropertyOptional({ example: 0 }) buffered?: number;
+  @ApiPropertyOptional({ example: 12 }) lastIndex?: number;
+}
+
+export class ErrorView {
+  @ApiProperty({ example: 400 }) statusCode!: number;
+  @ApiProperty({ example: 'Bad Request' }) error!: string;
+  @ApiProperty({
+    example: 'text must not be empty',
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+  })
+  message!: string | string[];
+}

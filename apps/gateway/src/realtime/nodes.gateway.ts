@@ -1,0 +1,123 @@
+import { Logger } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import type { Namespace, Server, Socket } from 'socket.io';
+import {
+  BufferedEvent,
+  ChatMessage,
+  ClockEvent,
+  DeliveredEvent,
+  NodeState,
+  Requests,
+} from '@app/contracts';
+import { NodeDirectory } from '../nodes/node-directory';
+import { SendMessageDto } from '../nodes/nodes.dto';
+import { HttpException } from '@nestjs/common';
+
+const NAMESPACE = /^\/nodes\/[^/]+$/;
+const nodeIdOf = (socket: Socket) => socket.nsp.name.slice('/nodes/'.length);
+
+/**
+ * One Socket.IO namespace per node, `/nodes/<id>`: `hello` on connect, then `delivered`,
+ * `buffered` and `clock` as they happen at that node; `send` with an acknowledgement.
+ */
+@WebSocketGateway({ namespace: NAMESPACE, cors: { origin: false } })
+export class NodesGateway implements OnGatewayInit, OnGatewayConnection {
+  @WebSocketServer() private parent!: Namespace;
+  private readonly logger = new Logger(NodesGateway.name);
+
+  constructor(private readonly nodes: NodeDirectory) {}
+
+  afterInit(parent: Namespace): void {
+    parent.use((socket, next) => {
+      const id = nodeIdOf(socket);
+      if (this.nodes.ids.includes(id)) next();
+      else
+        next(
+          new Error(`unknown node "${id}"; the cluster's nodes are ${this.nodes.ids.join(', ')}`),
+        );
+    });
+  }
+
+  get clients(): number {
+    return this.parent?.server.engine.clientsCount ?? 0;
+  }
+
+  async handleConnection(socket: Socket): Promise<void> {
+    const nodeId = nodeIdOf(socket);
+    const state = await this.nodes
+      .tryRequest<NodeState>(nodeId, Requests.state)
+      .catch(() => undefined);
+    socket.emit(
+      'hello',
+      state
+        ? {
+            nodeId,
+            up: true,
+            clock: state.clock,
+            lastIndex: state.lastIndex,
+            buffered: state.buffered,
+          }
+        : { nodeId, up: false, clock: null, lastIndex: null, buffered: [] },
+    );
+  }
+
+  @SubscribeMessage('send')
+  async send(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<ChatMessage | { error: { statusCode: number; message: string } }> {
+    const nodeId = nodeIdOf(socket);
+    const dto = plainToInstance(
+      SendMessageDto,
+      typeof body === 'object' && body !== null ? body : {},
+    );
+    const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+    if (errors.length > 0) {
+      const message = errors.flatMap((e) => Object.values(e.constraints ?? {})).join('; ');
+      return { error: { statusCode: 400, message } };
+    }
+    try {
+      return await this.nodes.request<ChatMessage>(nodeId, Requests.send, {
+        text: dto.text,
+        author: dto.author,
+      });
+    } catch (error) {
+      if (error instanceof HttpException)
+        return { error: { statusCode: error.getStatus(), message: error.message } };
+      this.logger.error(`send at ${nodeId} failed: ${String(error)}`);
+      return { error: { statusCode: 500, message: 'internal error' } };
+    }
+  }
+
+  delivered(event: DeliveredEvent): void {
+    const room = this.room(event.nodeId);
+    if (!room) return;
+    for (const message of event.messages) room.emit('delivered', message);
+    room.emit('clock', { nodeId: event.nodeId, clock: event.clock });
+  }
+
+  buffered(event: BufferedEvent): void {
+    this.room(event.nodeId)?.emit('buffered', event.held);
+  }
+
+  clock(event: ClockEvent): void {
+    this.room(event.nodeId)?.emit('clock', event);
+  }
+
+  /** The node's namespace, only once someone has connected to it. */
+  private room(nodeId: string): Namespace | undefined {
+    const server: Server | undefined = this.parent?.server;
+    const name = `/nodes/${nodeId}`;
+    return server && server._nsps.has(name) ? server.of(name) : undefined;
+  }
+}
