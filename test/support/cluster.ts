@@ -11,6 +11,7 @@ import { freePortBlock } from './ports';
 
 export const ROOT = resolve(__dirname, '..', '..');
 export const NODE_MAIN = join(ROOT, 'dist/apps/chat-node/apps/chat-node/src/main.js');
+export const GATEWAY_MAIN = join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js');
 
 export interface ClusterOptions {
   readonly nodes?: number;
@@ -61,6 +62,39 @@ export class TestCluster {
 
   pub(id: string): string {
     return `tcp://127.0.0.1:${this.base + 10 * this.all.indexOf(id) + 1}`;
+  }
+
+  /** Starts the gateway process for this cluster; resolves with its base URL. */
+  async startGateway(extraEnv: Record<string, string> = {}): Promise<string> {
+    const port = await freePortBlock(1);
+    const child = spawn(process.execPath, [GATEWAY_MAIN], {
+      env: {
+        ...process.env,
+        CHAT_MEMBERS: this.members,
+        PORT: String(port),
+        GATEWAY_RATE_LIMIT: '0',
+        ...extraEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const log: string[] = [];
+    this.logs.set('gateway', log);
+    child.stdout!.on('data', (chunk: Buffer) => log.push(chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => log.push(chunk.toString()));
+    this.processes.set('gateway', child);
+    const url = `http://127.0.0.1:${port}`;
+    await this.waitUntil(
+      async () => {
+        try {
+          return (await fetch(`${url}/nodes`)).ok;
+        } catch {
+          return false;
+        }
+      },
+      15_000,
+      'the gateway to start',
+    );
+    return url;
   }
 
   async startNode(id: string, extraEnv: Record<string, string> = {}): Promise<void> {

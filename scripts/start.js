@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+/**
+ * npm start — a local cluster in one command: builds if needed, starts CHAT_NODES chat-node
+ * processes (default 3) and the gateway on loopback with data under ./data, waits until all
+ * answer, prints the URLs. Ctrl-C (or SIGTERM) stops every process; a second start resumes
+ * with the same data.
+ */
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const { existsSync, mkdirSync, statSync, readdirSync } = require('node:fs');
+const net = require('node:net');
+const { join } = require('node:path');
+
+const root = join(__dirname, '..');
+const nodeMain = join(root, 'dist/apps/chat-node/apps/chat-node/src/main.js');
+const gatewayMain = join(root, 'dist/apps/gateway/apps/gateway/src/main.js');
+const count = Number(process.env.CHAT_NODES ?? 3);
+const port = Number(process.env.PORT ?? 3000);
+const basePort = Number(process.env.CHAT_BASE_PORT ?? 7100);
+const dataDir = process.env.DATA_DIR ?? join(root, 'data');
+const colors = [36, 33, 35, 32, 34, 31, 96, 93];
+
+function fail(message) {
+  process.stderr.write(`npm start: ${message}\n`);
+  process.exit(1);
+}
+
+if (!Number.isInteger(count) || count < 1 || count > 16)
+  fail(`CHAT_NODES must be 1..16, got "${process.env.CHAT_NODES}"`);
+if (!existsSync(join(root, 'node_modules'))) fail('dependencies are missing: run `npm ci` first');
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function buildIfNeeded() {
+  const built = existsSync(nodeMain) && existsSync(gatewayMain);
+  const stale =
+    built &&
+    Math.max(newestSource(join(root, 'apps')), newestSource(join(root, 'libs'))) >
+      Math.min(statSync(nodeMain).mtimeMs, statSync(gatewayMain).mtimeMs);
+  if (built && !stale) return;
+  process.stdout.write(built ? 'sources changed: rebuilding…\n' : 'first start: building…\n');
+  const result = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) fail('the build failed (see above)');
+}
+
+function portFree(p) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(p, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+const children = [];
+let stopping = false;
+
+function launch(name, script, env, color) {
+  const child = spawn(process.execPath, [script], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const prefix = `\x1b[${color}m${name.padEnd(7)}\x1b[0m| `;
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream.on('data', (chunk) => {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop();
+      for (const line of lines) process.stdout.write(prefix + line + '\n');
+    });
+  }
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      process.stdout.write(`${prefix}exited (${signal ?? code}); stopping the cluster\n`);
+      stop(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+function stop(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write('\nstopping…\n');
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  const force = setTimeout(() => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  }, 5000);
+  Promise.all(
+    children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))),
+  ).then(() => {
+    clearTimeout(force);
+    process.exit(code);
+  });
+}
+
+async function waitReady(url, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      if (response.ok) return true;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+async function main() {
+  buildIfNeeded();
+  const ports = [
+    port,
+    ...Array.from({ length: count }, (_, i) => [basePort + 10 * i, basePort + 10 * i + 1]).flat(),
+  ];
+  for (const p of ports) {
+    if (!(await portFree(p)))
+      fail(`port ${p} is in use: stop what uses it, or set PORT / CHAT_BASE_PORT`);
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const members = Array.from(
+    { length: count },
+    (_, i) => `n${i}=127.0.0.1:${basePort + 10 * i}`,
+  ).join(',');
+  process.on('SIGINT', () => stop(0));
+  process.on('SIGTERM', () => stop(0));
+  for (let i = 0; i < count; i++) {
+    launch(
+      `n${i}`,
+      nodeMain,
+      { CHAT_NODE_ID: `n${i}`, CHAT_MEMBERS: members, DATA_DIR: dataDir },
+      colors[i % colors.length],
+    );
+  }
+  launch('gateway', gatewayMain, { CHAT_MEMBERS: members, PORT: String(port) }, 37);
+  const url = `http://127.0.0.1:${port}`;
+  if (!(await waitReady(`${url}/health`, 30_000))) {
+    process.stdout.write('the cluster did not become healthy within 30 s (see the logs above)\n');
+    stop(1);
+    return;
+  }
+  process.stdout.write(
+    `\n  Causal chat is running with ${count} nodes (data in ${dataDir})\n  UI:       ${url}/\n  OpenAPI:  ${url}/docs\n  Ctrl-C stops everything.\n\n`,
+  );
+}
+
+main().catch((error) => fail(error.stack ?? String(error)));

@@ -1,0 +1,250 @@
+import request from 'supertest';
+import { io, Socket } from 'socket.io-client';
+import { checkCausalDelivery } from '@app/causal';
+import { ChatMessage } from '@app/contracts';
+import { checked, TestCluster } from './support/cluster';
+
+describe('gateway (gateway + three node processes on loopback)', () => {
+  let cluster: TestCluster;
+  let url: string;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({
+      env: { CHAT_LINK_DELAY_MS: '5', CHAT_LINK_JITTER_MS: '60' },
+    });
+    url = await cluster.startGateway();
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.close();
+    await cluster.stop();
+  });
+
+  const connect = (id: string) =>
+    new Promise<{ socket: Socket; hello: { nodeId: string; lastIndex: number } }>(
+      (resolve, reject) => {
+        const socket = io(`${url}/nodes/${id}`, { transports: ['websocket'], reconnection: false });
+        sockets.push(socket);
+        socket.once('hello', (hello) => resolve({ socket, hello }));
+        socket.once('connect_error', reject);
+      },
+    );
+
+  it('originates, lists, pages and explains every error the contract names', async () => {
+    const created = await request(url)
+      .post('/nodes/n0/messages')
+      .send({ text: '  Hello  ', author: 'ana' })
+      .expect(201);
+    expect(created.body).toMatchObject({
+      id: 'n0:1',
+      sender: 'n0',
+      seq: 1,
+      text: 'Hello',
+      author: 'ana',
+      clock: { n0: 1, n1: 0, n2: 0 },
+      index: 1,
+    });
+
+    const missing = await request(url).post('/nodes/n0/messages').send({}).expect(400);
+    expect(missing.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    expect(missing.body.message.join(' ')).toMatch(/text/);
+    expect(
+      (await request(url).post('/nodes/n0/messages').send({ text: '   ' }).expect(400)).body
+        .message,
+    ).toContain('text must not be empty');
+    expect(
+      (
+        await request(url)
+          .post('/nodes/n0/messages')
+          .send({ text: 'x'.repeat(2001) })
+          .expect(400)
+      ).body.message,
+    ).toContain('text must be at most 2000 characters');
+    expect(
+      (
+        await request(url)
+          .post('/nodes/n0/messages')
+          .send({ text: 'x', author: 'a'.repeat(65) })
+          .expect(400)
+      ).body.message,
+    ).toContain('author must be at most 64 characters');
+    expect(
+      (await request(url).post('/nodes/n0/messages').send({ text: 'x', admin: true }).expect(400))
+        .body.message,
+    ).toContain('property admin should not exist');
+    expect(
+      (await request(url).post('/nodes/n9/messages').send({ text: 'x' }).expect(404)).body.message,
+    ).toMatch(/unknown node "n9".*n0, n1, n2/);
+    const tooLarge = await request(url)
+      .post('/nodes/n0/messages')
+      .set('content-type', 'application/json')
+      .send(JSON.stringify({ text: 'x'.repeat(100_000) }));
+    expect(tooLarge.status).toBe(413);
+
+    await cluster.waitUntil(
+      async () => (await request(url).get('/nodes/n2/messages')).body.lastIndex === 1,
+      5000,
+      'n2 to deliver',
+    );
+    const second = await request(url).post('/nodes/n2/messages').send({ text: 'Hi' }).expect(201);
+    expect(second.body.clock).toEqual({ n0: 1, n1: 0, n2: 1 });
+    const page = await request(url).get('/nodes/n2/messages?after=1&limit=1').expect(200);
+    expect(page.body).toMatchObject({
+      nodeId: 'n2',
+      lastIndex: 2,
+      messages: [{ id: 'n2:1', index: 2 }],
+    });
+    expect(
+      (await request(url).get('/nodes/n2/messages?limit=0').expect(400)).body.message.join(' '),
+    ).toMatch(/limit/);
+
+    const nodes = await request(url).get('/nodes').expect(200);
+    expect(nodes.body.map((n: { id: string; up: boolean }) => [n.id, n.up])).toEqual([
+      ['n0', true],
+      ['n1', true],
+      ['n2', true],
+    ]);
+    const state = await request(url).get('/nodes/n1/state').expect(200);
+    expect(state.body).toMatchObject({
+      nodeId: 'n1',
+      members: ['n0', 'n1', 'n2'],
+      peers: expect.any(Array),
+      counters: expect.any(Object),
+    });
+
+    const log = await request(url).get('/nodes/n0/log?format=shiviz').expect(200);
+    expect(log.text.split('\n')[0]).toBe('(?<host>\\S*) (?<clock>{.*})\\n(?<event>.*)');
+    expect(log.text).toMatch(/^n0 \{"n0":1\}\nsend n0:1 "Hello"$/m);
+    await request(url).get('/nodes/n0/log?format=xml').expect(400);
+  });
+
+  it('reads and changes simulated links, and resets them', async () => {
+    const changed = await request(url)
+      .put('/network/links/n0/n2')
+      .send({ dropRate: 0.5, partitioned: true })
+      .expect(200);
+    expect(changed.body).toMatchObject({
+      from: 'n0',
+      to: 'n2',
+      dropRate: 0.5,
+      partitioned: true,
+      delayMs: 5,
+    });
+    expect((await request(url).get('/network/links/n0/n2').expect(200)).body.partitioned).toBe(
+      true,
+    );
+    expect(
+      (
+        await request(url).put('/network/links/n0/n2').send({ dropRate: 3 }).expect(400)
+      ).body.message.join(' '),
+    ).toMatch(/dropRate/);
+    await request(url).put('/network/links/n0/n0').send({ delayMs: 1 }).expect(400);
+    await request(url).put('/network/links/n0/n7').send({ delayMs: 1 }).expect(404);
+    const all = await request(url).get('/network').expect(200);
+    expect(all.body.links).toHaveLength(6);
+    const reset = await request(url).delete('/network').expect(200);
+    expect(
+      reset.body.links.every(
+        (l: { partitioned: boolean; dropRate: number }) => !l.partitioned && l.dropRate === 0,
+      ),
+    ).toBe(true);
+  });
+
+  it("streams every delivery to Socket.IO subscribers of all three nodes, in each node's causal order", async () => {
+    const clients = await Promise.all(['n0', 'n1', 'n2'].map(connect));
+    for (const { hello } of clients) expect(hello.lastIndex).toBeGreaterThanOrEqual(2);
+    const received = new Map<string, ChatMessage[]>(['n0', 'n1', 'n2'].map((id) => [id, []]));
+    clients.forEach(({ socket }, i) =>
+      socket.on('delivered', (m: ChatMessage) => received.get(`n${i}`)!.push(m)),
+    );
+    const acked: ChatMessage[] = [];
+    for (let i = 0; i < 10; i++) {
+      const { socket } = clients[i % 3];
+      acked.push(
+        await new Promise<ChatMessage>((resolve) =>
+          socket.emit('send', { text: `socket ${i}` }, resolve),
+        ),
+      );
+    }
+    const invalid = await new Promise<{ error: { statusCode: number; message: string } }>(
+      (resolve) => clients[0].socket.emit('send', { text: '' }, resolve),
+    );
+    expect(invalid.error).toEqual({ statusCode: 400, message: 'text must not be empty' });
+    await cluster.waitUntil(
+      () => [...received.values()].every((list) => list.length === 10),
+      10_000,
+      'every subscriber to see 10 messages',
+    );
+    // A client that joined mid-stream reads history up to hello.lastIndex, then live events: nothing missed.
+    for (const [i, { hello }] of clients.entries()) {
+      const id = `n${i}`;
+      const history = await request(url)
+        .get(`/nodes/${id}/messages?after=0&limit=1000`)
+        .expect(200);
+      const before = (history.body.messages as ChatMessage[]).filter(
+        (m) => m.index! <= hello.lastIndex,
+      );
+      const live = received.get(id)!.filter((m) => m.index! > hello.lastIndex);
+      const whole = [...before, ...live];
+      expect(whole.map((m) => m.index)).toEqual(whole.map((_, k) => k + 1));
+      received.set(id, whole);
+    }
+    const report = checkCausalDelivery({
+      deliveries: Object.fromEntries([...received].map(([id, list]) => [id, checked(list)])),
+      acknowledged: acked,
+    });
+    expect(report.violations).toEqual([]);
+    for (const list of received.values()) {
+      const indexes = list.map((m) => m.index!);
+      expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
+    }
+  });
+
+  it('refuses an unknown node namespace with a clear connect error', async () => {
+    await expect(connect('n9')).rejects.toThrow(/unknown node "n9"/);
+  });
+
+  it('reports a causally consistent cluster, documents every path, serves the UI, health and metrics', async () => {
+    const consistency = await request(url).get('/cluster/consistency').expect(200);
+    expect(consistency.body).toMatchObject({ ok: true, violations: [], unreachable: [] });
+    const docs = await request(url).get('/docs-json').expect(200);
+    expect(Object.keys(docs.body.paths).sort()).toEqual(
+      [
+        '/cluster/consistency',
+        '/health',
+        '/metrics',
+        '/network',
+        '/network/links/{from}/{to}',
+        '/nodes',
+        '/nodes/{id}/log',
+        '/nodes/{id}/messages',
+        '/nodes/{id}/state',
+      ].sort(),
+    );
+    await request(url).get('/docs').expect(200);
+    expect((await request(url).get('/').expect(200)).text).toContain('Causal chat');
+    expect((await request(url).get('/health').expect(200)).body.status).toBe('ok');
+    const metrics = await request(url).get('/metrics').expect(200);
+    expect(metrics.text).toMatch(/chat_node_counter\{node="n0",counter="delivered"\} \d+/);
+    expect(metrics.text).toMatch(
+      /gateway_http_requests_total\{method="GET",route="\/nodes\/:id\/state",status="200"\}/,
+    );
+  });
+
+  it('reports a killed node down and answers 503 for it quickly while the others keep working', async () => {
+    await cluster.kill('n2');
+    const started = Date.now();
+    const refused = await request(url)
+      .post('/nodes/n2/messages')
+      .send({ text: 'anyone?' })
+      .expect(503);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(refused.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+    expect(refused.body.message).toMatch(/node n2/);
+    const health = await request(url).get('/health').expect(503);
+    expect(health.body.error.n2.status).toBe('down');
+    const nodes = await request(url).get('/nodes').expect(200);
+    expect(nodes.body.find((n: { id: string }) => n.id === 'n2').up).toBe(false);
+    await request(url).post('/nodes/n0/messages').send({ text: 'still here' }).expect(201);
+  });
+});
