@@ -35,4 +35,12 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.cjs'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    files: ['apps/gateway/public/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', io: 'readonly' } },
+  },
+  {
+    files: ['scripts/**/*.js'],
+    languageOptions: { globals: { fetch: 'readonly' } },
+  },
 );
