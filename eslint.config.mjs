@@ -37,7 +37,9 @@ export default tseslint.config(
   },
   {
     files: ['apps/gateway/public/**/*.js'],
-    languageOptions: { globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', io: 'readonly' } },
+    languageOptions: {
+      globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', io: 'readonly' },
+    },
   },
   {
     files: ['scripts/**/*.js'],

@@ -58,7 +58,7 @@ describe('chat-node (real processes, real SQLite, real sockets)', () => {
   it('holds a reply back at n2 until its cause crosses the slow n0->n2 link, and says what it waits for', async () => {
     cluster = await TestCluster.start({ env: { CHAT_REPAIR_MS: '5000' } });
     const c = cluster;
-    await c.setLink('n2', 'n0', { delayMs: 2500 });
+    await c.setLink('n2', 'n0', { delayMs: 5000 });
     const hello = await c.send('n0', 'Hello');
     await c.waitUntil(
       async () => (await c.history('n1')).length === 1,
@@ -76,7 +76,7 @@ describe('chat-node (real processes, real SQLite, real sockets)', () => {
     expect(state.buffered[0].message.text).toBe('Hi');
     expect(state.buffered[0].waitingFor).toEqual([{ node: 'n0', seq: 1 }]);
     expect(await c.history('n2')).toEqual([]);
-    const logs = await c.converge(2, 10_000);
+    const logs = await c.converge(2, 15_000);
     expect(logs.get('n2')!.map((m) => m.text)).toEqual(['Hello', 'Hi']);
     expectCausalAndComplete(logs, [hello, hi]);
   });

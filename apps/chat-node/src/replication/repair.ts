@@ -147,11 +147,22 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
         this.openGaps.set(node, { fromSeq, since: now, attempts: 0 });
         continue;
       }
-      if (now - known.since < this.config.repairMs || this.inFlight.has(node)) continue;
+      if (now - known.since < this.patience(node) || this.inFlight.has(node)) continue;
       const peer = this.pickPeer(node, fromSeq, known.attempts++);
       if (peer) void this.fetch(peer, node, capRanges(ranges, Limits.fetchBatchMax));
     }
     for (const node of [...this.openGaps.keys()]) if (!byNode.has(node)) this.openGaps.delete(node);
+  }
+
+  /**
+   * How long a gap in `node`'s messages may stay open before it is treated as loss: one
+   * repair tick, plus the time the inbound link from that node may legitimately take. A
+   * message on a slow link is late, not lost; asking for it early would only duplicate it.
+   */
+  private patience(node: string): number {
+    const link = this.network.link(node)?.current;
+    const inFlight = link && !link.partitioned ? link.delayMs + link.jitterMs : 0;
+    return this.config.repairMs + inFlight;
   }
 
   /** The sender first; then, round-robin by attempt, any reachable peer that has seen the gap. */

@@ -1,0 +1,143 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BrowserContext, chromium, Page } from 'playwright-core';
+import { ROOT, TestCluster } from './support/cluster';
+
+const ARTIFACTS = join(ROOT, 'artifacts', 'ui');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+describe('web UI (Debian Chromium against gateway + three nodes)', () => {
+  let cluster: TestCluster;
+  let url: string;
+  let context: BrowserContext;
+  let page: Page;
+  let profile: string;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    cluster = await TestCluster.start({
+      env: { CHAT_LINK_DELAY_MS: '5', CHAT_LINK_JITTER_MS: '40' },
+    });
+    url = await cluster.startGateway();
+    profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (message) => {
+      if (message.type() === 'error')
+        consoleErrors.push(`${message.text()} (${message.location().url})`);
+    });
+    page.on('pageerror', (error) => consoleErrors.push(error.message));
+    page.on('response', (response) => {
+      if (response.status() >= 400) consoleErrors.push(`${response.status()} ${response.url()}`);
+    });
+    page.on('dialog', (dialog) => {
+      consoleErrors.push(`unexpected dialog: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
+    await page.goto(url);
+    await page.waitForSelector('.panel .node-name');
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    rmSync(profile, { recursive: true, force: true });
+    await cluster?.stop();
+  });
+
+  const panel = (id: string) =>
+    page.locator('.panel', { has: page.locator('.node-name', { hasText: new RegExp(`^${id}$`) }) });
+  const sendFrom = async (id: string, text: string) => {
+    await panel(id).locator('input[name=text]').fill(text);
+    await panel(id).locator('input[name=text]').press('Enter');
+  };
+  const messagesIn = (id: string) => panel(id).locator('.messages li');
+
+  it('shows a message sent from two panels in all three, with correct clocks', async () => {
+    await expect(page.locator('.panel')).resolves;
+    expect(await page.locator('.panel').count()).toBe(3);
+    await sendFrom('n0', 'Hello');
+    for (const id of ['n0', 'n1', 'n2'])
+      await messagesIn(id).filter({ hasText: 'Hello' }).waitFor();
+    await sendFrom('n1', 'Hi');
+    for (const id of ['n0', 'n1', 'n2']) await messagesIn(id).filter({ hasText: 'Hi' }).waitFor();
+    const hi = messagesIn('n2').filter({ hasText: 'Hi' });
+    expect(await hi.locator('code').textContent()).toBe('[1,1,0]');
+    expect(await hi.locator('code').getAttribute('title')).toBe('n0: 1, n1: 1, n2: 0');
+    await page.screenshot({ path: join(ARTIFACTS, '1-two-messages.png') });
+  });
+
+  it('highlights what happened before and after a clicked message', async () => {
+    await messagesIn('n2').filter({ hasText: 'Hi' }).click();
+    expect(await messagesIn('n0').filter({ hasText: 'Hello' }).getAttribute('class')).toContain(
+      'before',
+    );
+    expect(await messagesIn('n1').filter({ hasText: 'Hi' }).getAttribute('class')).toContain('sel');
+    await page.locator('#clear-selection').click();
+  });
+
+  it('holds a reply back behind a slow link, says what it waits for, then delivers it in order', async () => {
+    await page.request.put(`${url}/network/links/n0/n2`, { data: { delayMs: 3000, jitterMs: 0 } });
+    await sendFrom('n0', 'Lunch?');
+    await messagesIn('n1').filter({ hasText: 'Lunch?' }).waitFor();
+    await sendFrom('n1', 'Yes!');
+    const held = panel('n2').locator('.held li');
+    await held.filter({ hasText: 'Yes!' }).waitFor({ timeout: 2500 });
+    expect(await held.locator('.waiting').textContent()).toBe('waiting for n0 #2');
+    await page.screenshot({ path: join(ARTIFACTS, '2-held-back.png') });
+    await messagesIn('n2').filter({ hasText: 'Yes!' }).waitFor({ timeout: 8000 });
+    const texts = await messagesIn('n2').locator('.text').allTextContents();
+    expect(texts.indexOf('Lunch?')).toBeLessThan(texts.indexOf('Yes!'));
+    expect(await held.count()).toBe(0);
+    await page.request.delete(`${url}/network`);
+  });
+
+  it('partitions a node and heals it from the controls', async () => {
+    await panel('n2').locator('button.partition').click();
+    await page.waitForFunction(() => document.querySelectorAll('.link.cut').length === 4);
+    await sendFrom('n0', 'while n2 is cut off');
+    await messagesIn('n1').filter({ hasText: 'while n2 is cut off' }).waitFor();
+    await page.waitForTimeout(500);
+    expect(await messagesIn('n2').filter({ hasText: 'while n2 is cut off' }).count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, '3-partitioned.png') });
+    await page.locator('#heal').click();
+    await messagesIn('n2').filter({ hasText: 'while n2 is cut off' }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('.link.cut').count()).toBe(0);
+  });
+
+  it('renders user text as text, never as HTML', async () => {
+    const hostile = '<img src=x onerror=alert(1)>';
+    await sendFrom('n1', hostile);
+    for (const id of ['n0', 'n1', 'n2'])
+      await messagesIn(id).filter({ hasText: hostile }).waitFor();
+    expect(await page.locator('.messages img').count()).toBe(0);
+  });
+
+  it('fits a phone-width screen and shows the consistency verdict with no console errors', async () => {
+    await page.waitForFunction(() =>
+      document.querySelector('#verdict')?.textContent?.includes('causal order holds'),
+    );
+    await page.screenshot({ path: join(ARTIFACTS, '4-desktop.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - window.innerWidth,
+    );
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(ARTIFACTS, '5-phone.png'), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  });
+});
