@@ -1,0 +1,176 @@
+/**
+ * npm run bench:gateway — autocannon, 50 connections, POST /nodes/:id/messages end to end
+ * (gateway -> node -> durable write -> reply), beside a bare NestJS app with the same route
+ * and validation on the same adapter, in the same run. Then Socket.IO latency: POST at a
+ * fixed rate and time until subscribers of all three nodes have the `delivered` event.
+ * The last line is one JSON object of the figures.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { io } from 'socket.io-client';
+import { ChatMessage, localMembers } from '@app/contracts';
+import { fmt, percentile, ROOT, startScript, stop } from './bench-util';
+
+const DURATION_S = 10;
+const CONNECTIONS = 50;
+const SOCKET_RATE = 1000;
+const SOCKET_SECONDS = 5;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const progress = (text: string) => process.stderr.write(`[bench:gateway] ${text}\n`);
+
+interface Load {
+  perSec: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+}
+
+async function load(url: string, path: (i: number) => string): Promise<Load> {
+  let i = 0;
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (request) => ({
+          ...request,
+          path: path(i++),
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ text: `bench message ${i}` }),
+        }),
+      },
+    ],
+  });
+  return {
+    perSec: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+  };
+}
+
+async function waitFor(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function main(): Promise<void> {
+  progress('bare NestJS app');
+  const bare = await startScript('scripts/bench/bare-app.ts');
+  const bareLoad = await load(`http://127.0.0.1:${bare.line}`, () => '/nodes/n0/messages');
+  await stop(bare.child);
+
+  progress('three nodes + gateway');
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-gateway-'));
+  const base = 29_000 + Math.floor(Math.random() * 500) * 10;
+  const members = localMembers(3, base);
+  const port = 38_000 + Math.floor(Math.random() * 1000);
+  const children: ChildProcess[] = [0, 1, 2].map((i) =>
+    spawn(process.execPath, [join(ROOT, 'dist/apps/chat-node/apps/chat-node/src/main.js')], {
+      env: {
+        ...process.env,
+        CHAT_NODE_ID: `n${i}`,
+        CHAT_MEMBERS: members,
+        DATA_DIR: dataDir,
+        CHAT_LINK_DELAY_MS: '0',
+        CHAT_LINK_JITTER_MS: '0',
+      },
+      stdio: 'ignore',
+    }),
+  );
+  children.push(
+    spawn(process.execPath, [join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js')], {
+      env: { ...process.env, CHAT_MEMBERS: members, PORT: String(port), GATEWAY_RATE_LIMIT: '0' },
+      stdio: 'ignore',
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/health`);
+  const restLoad = await load(url, (i) => `/nodes/n${i % 3}/messages`);
+
+  progress(`Socket.IO latency at ${SOCKET_RATE} msg/s`);
+  await sleep(2000);
+  const sockets = [0, 1, 2].map((i) => io(`${url}/nodes/n${i}`, { transports: ['websocket'] }));
+  await Promise.all(sockets.map((s) => new Promise((r) => s.once('hello', r))));
+  const postedAt = new Map<string, number>();
+  const seen = new Map<string, number>();
+  const latencies: number[] = [];
+  for (const socket of sockets) {
+    socket.on('delivered', (m: ChatMessage) => {
+      const count = (seen.get(m.id) ?? 0) + 1;
+      seen.set(m.id, count);
+      const t0 = postedAt.get(m.id);
+      if (count === 3 && t0 !== undefined) latencies.push(performance.now() - t0);
+    });
+  }
+  const start = performance.now();
+  const posts: Promise<void>[] = [];
+  for (let i = 0; i < SOCKET_RATE * SOCKET_SECONDS; i++) {
+    const wait = start + (i * 1000) / SOCKET_RATE - performance.now();
+    if (wait > 1) await sleep(wait);
+    const t0 = performance.now();
+    posts.push(
+      fetch(`${url}/nodes/n${i % 3}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: `live ${i}` }),
+      })
+        .then((r) => r.json() as Promise<ChatMessage>)
+        .then((m) => {
+          postedAt.set(m.id, t0);
+          if ((seen.get(m.id) ?? 0) >= 3) latencies.push(performance.now() - t0);
+        }),
+    );
+  }
+  await Promise.all(posts);
+  await sleep(1000);
+  for (const socket of sockets) socket.close();
+  await Promise.all(children.map(stop));
+  rmSync(dataDir, { recursive: true, force: true });
+  latencies.sort((a, b) => a - b);
+
+  const ratio = restLoad.perSec / bareLoad.perSec;
+  const row = (name: string, l: Load) =>
+    `${name.padEnd(34)} ${fmt(l.perSec).padStart(7)} req/s   p50 ${fmt(l.p50)} ms   p99 ${fmt(l.p99)} ms   non-2xx ${l.non2xx}`;
+  process.stdout.write(
+    `autocannon, ${CONNECTIONS} connections, ${DURATION_S} s, POST /nodes/:id/messages (Fastify adapter)\n`,
+  );
+  process.stdout.write(
+    `${row('bare NestJS app (same DTO, memory)', bareLoad)}\n${row('gateway -> node -> SQLite (durable)', restLoad)}\n`,
+  );
+  process.stdout.write(
+    `ratio ${ratio.toFixed(2)} (target >= 0.50; absolute target >= 4,000 req/s, p99 < 50 ms)\n`,
+  );
+  process.stdout.write(
+    `Socket.IO: POST -> delivered at all three subscribers, ${SOCKET_RATE} msg/s: p50 ${fmt(percentile(latencies, 50), 1)} ms, p99 ${fmt(percentile(latencies, 99), 1)} ms (${latencies.length} messages)\n`,
+  );
+  process.stdout.write(
+    `${JSON.stringify({
+      restPerSec: Math.round(restLoad.perSec),
+      bareRestPerSec: Math.round(bareLoad.perSec),
+      ratio: Number(ratio.toFixed(3)),
+      p50ms: restLoad.p50,
+      p99ms: restLoad.p99,
+      socketP50ms: Number(percentile(latencies, 50).toFixed(2)),
+      socketP99ms: Number(percentile(latencies, 99).toFixed(2)),
+      socketMessages: latencies.length,
+    })}\n`,
+  );
+}
+
+void main().catch((error) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
