@@ -57,3 +57,18 @@ describe('parseSendRequest', () => {
     expect(() => parseSendRequest(input)).toThrow(message);
   });
 });
+
+describe('parseSendRequest replyTo', () => {
+  const members = new Set(['n0', 'n1']);
+  it('parses a cause id', () => {
+    expect(parseSendRequest({ text: 'yes', replyTo: 'n1:12' }, members)).toEqual({
+      text: 'yes',
+      replyTo: { sender: 'n1', seq: 12 },
+    });
+  });
+  it.each(['n9:1', 'n0:0', 'n0', 'x:y', 42])('rejects replyTo %j', (replyTo) => {
+    expect(() => parseSendRequest({ text: 'x', replyTo }, members)).toThrow(
+      /^replyTo: must be a message id/,
+    );
+  });
+});

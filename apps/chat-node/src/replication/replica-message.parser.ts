@@ -91,11 +91,20 @@ export function parseReplicaMessage(
   };
 }
 
-/** A send request from the gateway: trimmed text within limits, optional author. */
-export function parseSendRequest(untrusted: unknown): { text: string; author?: string } {
+export interface SendRequest {
+  readonly text: string;
+  readonly author?: string;
+  /** A message (`sender:seq`) this one answers: the node first waits until it has delivered it. */
+  readonly replyTo?: { readonly sender: string; readonly seq: number };
+}
+
+const MESSAGE_ID = /^([A-Za-z][A-Za-z0-9_-]{0,31}):([1-9]\d{0,14})$/;
+
+/** A send request from the gateway: trimmed text within limits, optional author and replyTo. */
+export function parseSendRequest(untrusted: unknown, members?: ReadonlySet<string>): SendRequest {
   if (!isRecord(untrusted))
     throw new InvalidReplicaMessageError('body', 'must be an object with text');
-  const { text, author } = untrusted;
+  const { text, author, replyTo } = untrusted;
   if (typeof text !== 'string') throw new InvalidReplicaMessageError('text', 'must be a string');
   const trimmed = text.trim();
   if (trimmed.length === 0) throw new InvalidReplicaMessageError('text', 'must not be empty');
@@ -105,6 +114,7 @@ export function parseSendRequest(untrusted: unknown): { text: string; author?: s
       `must be at most ${Limits.textMaxChars} characters, got ${trimmed.length}`,
     );
   }
+  let request: SendRequest = { text: trimmed };
   if (author !== undefined && author !== null) {
     if (typeof author !== 'string' || author.trim().length > Limits.authorMaxChars) {
       throw new InvalidReplicaMessageError(
@@ -112,7 +122,17 @@ export function parseSendRequest(untrusted: unknown): { text: string; author?: s
         `must be a string of at most ${Limits.authorMaxChars} characters`,
       );
     }
-    if (author.trim().length > 0) return { text: trimmed, author: author.trim() };
+    if (author.trim().length > 0) request = { ...request, author: author.trim() };
   }
-  return { text: trimmed };
+  if (replyTo !== undefined && replyTo !== null) {
+    const match = typeof replyTo === 'string' ? MESSAGE_ID.exec(replyTo) : null;
+    if (!match || (members && !members.has(match[1]))) {
+      throw new InvalidReplicaMessageError(
+        'replyTo',
+        `must be a message id "node:seq" of this cluster, got ${JSON.stringify(replyTo)}`,
+      );
+    }
+    request = { ...request, replyTo: { sender: match[1], seq: Number(match[2]) } };
+  }
+  return request;
 }

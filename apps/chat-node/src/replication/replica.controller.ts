@@ -44,7 +44,9 @@ export class ReplicaController {
 
   @MessagePattern(Requests.send)
   async send(@Payload() body: unknown) {
-    const { text, author } = parseSendRequest(body);
+    const { text, author, replyTo } = parseSendRequest(body, this.memberSet);
+    if (replyTo)
+      await this.replica.whenDelivered(replyTo.sender, replyTo.seq, this.config.requestTimeoutMs);
     return this.replica.originate(text, author);
   }
 

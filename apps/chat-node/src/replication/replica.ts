@@ -38,6 +38,20 @@ interface Origination {
   readonly delivery: Omit<Delivery, 'message'>;
 }
 
+/** A reply's cause has not reached this node in time. */
+export class NotYetDeliveredError extends Error {
+  constructor(
+    readonly nodeId: string,
+    readonly missing: string,
+    readonly waitedMs: number,
+  ) {
+    super(
+      `node ${nodeId} has not delivered ${missing} yet (waited ${waitedMs} ms); retry, or send the reply where ${missing} is delivered`,
+    );
+    this.name = 'NotYetDeliveredError';
+  }
+}
+
 /**
  * One replica's causal broadcast: originate, accept what peers send, deliver in causal
  * order, and make it durable. Writes are grouped: everything that happens in one turn of the
@@ -96,6 +110,38 @@ export class Replica implements OnModuleDestroy {
 
   clockJson(): ClockJson {
     return this.buffer.clock().toRecord(this.members);
+  }
+
+  private readonly deliveryWaiters = new Set<{
+    sender: string;
+    seq: number;
+    resolve: () => void;
+  }>();
+
+  /**
+   * Resolves once this node has delivered `sender:seq` (a reply's cause), so the reply's clock
+   * includes it; rejects with a NotYetDeliveredError after `timeoutMs`.
+   */
+  async whenDelivered(sender: string, seq: number, timeoutMs: number): Promise<void> {
+    if (this.buffer.delivered(sender) >= seq) return;
+    let waiter: { sender: string; seq: number; resolve: () => void } | undefined;
+    const delivered = new Promise<void>((resolve) => {
+      waiter = { sender, seq, resolve };
+      this.deliveryWaiters.add(waiter);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new NotYetDeliveredError(this.nodeId, `${sender}:${seq}`, timeoutMs)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([delivered, timeout]);
+    } finally {
+      clearTimeout(timer);
+      this.deliveryWaiters.delete(waiter!);
+    }
   }
 
   /** Creates a message at this node; resolves once it is durable. */
@@ -204,6 +250,9 @@ export class Replica implements OnModuleDestroy {
     });
     this.announced.push(this.view(message, { index, deliveredAt }));
     this.counters.delivered++;
+    for (const waiter of this.deliveryWaiters) {
+      if (waiter.sender === message.sender && waiter.seq <= message.seq) waiter.resolve();
+    }
     this.scheduleFlush();
     return { index, deliveredAt };
   }

@@ -3,10 +3,11 @@ import { RpcException } from '@nestjs/microservices';
 import { Observable, throwError } from 'rxjs';
 import { InvalidLinkSettingsError } from '../network/link-simulator';
 import { InvalidReplicaMessageError } from './replica-message.parser';
+import { NotYetDeliveredError } from './replica';
 
 /** Error shape every node reply uses: the gateway maps `code` to an HTTP status. */
 export interface NodeError {
-  readonly code: 'INVALID' | 'LINK_DOWN' | 'INTERNAL' | 'UNAVAILABLE';
+  readonly code: 'INVALID' | 'NOT_YET' | 'LINK_DOWN' | 'INTERNAL' | 'UNAVAILABLE';
   readonly field?: string;
   readonly message: string;
 }
@@ -24,6 +25,10 @@ export class RpcErrorFilter implements RpcExceptionFilter<unknown> {
         field: exception.field,
         message: exception.message,
       };
+      return throwError(() => error);
+    }
+    if (exception instanceof NotYetDeliveredError) {
+      const error: NodeError = { code: 'NOT_YET', field: 'replyTo', message: exception.message };
       return throwError(() => error);
     }
     if (exception instanceof RpcException) return throwError(() => exception.getError());

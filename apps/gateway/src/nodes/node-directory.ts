@@ -1,5 +1,6 @@
 import {
   BadRequestException,
+  ConflictException,
   HttpException,
   Inject,
   Injectable,
@@ -92,6 +93,7 @@ export function toHttpError(id: string, error: unknown): HttpException {
   if (nodeError && nodeError.code === 'INVALID') {
     return new BadRequestException(nodeError.message ?? `invalid ${nodeError.field}`);
   }
+  if (nodeError && nodeError.code === 'NOT_YET') return new ConflictException(nodeError.message);
   if (nodeError && nodeError.code === 'LINK_DOWN')
     return new ServiceUnavailableException(nodeError.message);
   return new ServiceUnavailableException(

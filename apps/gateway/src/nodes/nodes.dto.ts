@@ -1,6 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
+import {
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
 import { Limits } from '@app/contracts';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
@@ -28,6 +37,18 @@ export class SendMessageDto {
     message: `author must be at most ${Limits.authorMaxChars} characters`,
   })
   author?: string;
+
+  @ApiPropertyOptional({
+    example: 'n0:3',
+    description:
+      'The message this one answers. The node first waits (bounded) until it has delivered it, so the reply is causally after it everywhere; 409 if it has not arrived in time.',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z][A-Za-z0-9_-]{0,31}:[1-9]\d{0,14}$/, {
+    message: 'replyTo must be a message id like n0:3',
+  })
+  replyTo?: string;
 }
 
 export class HistoryQueryDto {

@@ -1,0 +1,318 @@
+/**
+ * npm run chaos [-- --duration SECONDS --nodes N --seed S]
+ *
+ * A real cluster (gateway + N node processes) under a workload of concurrent REST clients,
+ * some answering what they read at one node from another node (reply chains), while a
+ * nemesis on a seeded schedule changes link faults, partitions nodes, kills -9 and restarts
+ * them, and pauses them (SIGSTOP/SIGCONT). Then everything heals, the cluster gets a bounded
+ * quiescence, and an oracle of our own checks the ground truth we recorded: every 201 is
+ * delivered at every node exactly once, every reply after its cause everywhere, nothing
+ * delivered that was never sent, and the clocks' causal order (libs/causal checker).
+ * The last line is one JSON summary; the exit code is non-zero on any loss or violation.
+ */
+import { checkCausalDelivery, VectorClock } from '@app/causal';
+import { ChatMessage } from '@app/contracts';
+import { TestCluster } from '../test/support/cluster';
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const DURATION_S = arg('duration', 60);
+const NODES = arg('nodes', 3);
+const SEED = arg('seed', Math.floor(Math.random() * 2 ** 31));
+const CLIENTS = 6;
+const QUIESCENCE_MS = 60_000;
+
+if (!(NODES >= 3 && NODES <= 7)) throw new Error(`--nodes must be 3..7, got ${NODES}`);
+
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const random = seeded(SEED);
+const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (text: string) =>
+  process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 23)}] ${text}\n`);
+
+interface Reply {
+  cause: string;
+  effect: string;
+}
+
+async function post(
+  url: string,
+  node: string,
+  text: string,
+  replyTo?: string,
+): Promise<ChatMessage | undefined> {
+  try {
+    const response = await fetch(`${url}/nodes/${node}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(replyTo ? { text, replyTo } : { text }),
+      signal: AbortSignal.timeout(5000),
+    });
+    return response.status === 201 ? ((await response.json()) as ChatMessage) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function latest(url: string, node: string): Promise<ChatMessage | undefined> {
+  try {
+    const state = (await (
+      await fetch(`${url}/nodes/${node}/state`, { signal: AbortSignal.timeout(2000) })
+    ).json()) as { lastIndex: number };
+    if (!state.lastIndex) return undefined;
+    const page = (await (
+      await fetch(`${url}/nodes/${node}/messages?after=${state.lastIndex - 1}&limit=1`, {
+        signal: AbortSignal.timeout(2000),
+      })
+    ).json()) as {
+      messages: ChatMessage[];
+    };
+    return page.messages[0];
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  log(`seed ${SEED}, ${NODES} nodes, ${DURATION_S} s`);
+  const cluster = await TestCluster.start({
+    nodes: NODES,
+    env: { CHAT_LINK_DELAY_MS: '2', CHAT_LINK_JITTER_MS: '30', CHAT_SEED: String(SEED) },
+  });
+  const url = await cluster.startGateway({
+    GATEWAY_CONNECT_TIMEOUT_MS: '300',
+    GATEWAY_NODE_TIMEOUT_MS: '3000',
+  });
+  const ids = cluster.ids;
+  const attempted = new Set<string>();
+  const acknowledged: ChatMessage[] = [];
+  const replies: Reply[] = [];
+  const faults: Record<string, number> = { links: 0, partition: 0, kill: 0, pause: 0, heal: 0 };
+  const trace: string[] = [];
+  const down = new Set<string>();
+  const paused = new Set<string>();
+  let running = true;
+
+  const client = async (c: number) => {
+    for (let n = 0; running; n++) {
+      const text = `c${c}-${n}`;
+      const at = pick(ids);
+      if (random() < 0.35) {
+        // A reply chain: read the newest message at one node, answer it at another.
+        const cause = await latest(url, pick(ids));
+        if (cause) {
+          const replyText = `${text} re ${cause.id}`;
+          attempted.add(replyText);
+          const effect = await post(url, at, replyText, cause.id);
+          if (effect) {
+            acknowledged.push(effect);
+            replies.push({ cause: cause.id, effect: effect.id });
+          }
+          continue;
+        }
+      }
+      attempted.add(text);
+      const message = await post(url, at, text);
+      if (message) acknowledged.push(message);
+      else await sleep(50);
+    }
+  };
+
+  const nemesis = async () => {
+    while (running) {
+      await sleep(800 + random() * 1200);
+      if (!running) break;
+      const roll = random();
+      const target = pick(ids.filter((id) => !down.has(id)));
+      if (roll < 0.3) {
+        const settings = {
+          dropRate: Math.round(random() * 40) / 100,
+          duplicateRate: Math.round(random() * 30) / 100,
+          delayMs: Math.floor(random() * 50),
+          jitterMs: Math.floor(random() * 200),
+        };
+        const to = pick(ids.filter((id) => !down.has(id)));
+        const from = pick(ids.filter((id) => id !== to));
+        await fetch(`${url}/network/links/${from}/${to}`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(settings),
+        }).catch(() => undefined);
+        faults.links++;
+        trace.push(`link ${from}->${to} ${JSON.stringify(settings)}`);
+      } else if (roll < 0.5) {
+        const size =
+          NODES >= 5 && random() < 0.5 ? Math.floor(NODES / 2) + (random() < 0.5 ? 1 : 0) : 1;
+        const side = [...ids].sort(() => random() - 0.5).slice(0, size);
+        for (const a of side) {
+          for (const b of ids) {
+            if (side.includes(b)) continue;
+            await cluster.setLink(a, b, { partitioned: true }).catch(() => undefined);
+            await cluster.setLink(b, a, { partitioned: true }).catch(() => undefined);
+          }
+        }
+        faults.partition++;
+        trace.push(`partition ${side.join(',')} | rest`);
+      } else if (roll < 0.7 && down.size === 0) {
+        await cluster.kill(target, 'SIGKILL');
+        down.add(target);
+        faults.kill++;
+        trace.push(`kill -9 ${target}`);
+        setTimeout(
+          () => {
+            void cluster.startNode(target).then(
+              () => {
+                down.delete(target);
+                trace.push(`restart ${target}`);
+              },
+              (error: Error) => log(`restart of ${target} failed: ${error.message}`),
+            );
+          },
+          1000 + random() * 1500,
+        );
+      } else if (roll < 0.85 && paused.size === 0) {
+        cluster.processes.get(target)?.kill('SIGSTOP');
+        paused.add(target);
+        faults.pause++;
+        trace.push(`SIGSTOP ${target}`);
+        setTimeout(
+          () => {
+            cluster.processes.get(target)?.kill('SIGCONT');
+            paused.delete(target);
+            trace.push(`SIGCONT ${target}`);
+          },
+          500 + random() * 1500,
+        );
+      } else {
+        await fetch(`${url}/network`, { method: 'DELETE' }).catch(() => undefined);
+        faults.heal++;
+        trace.push('heal all');
+      }
+    }
+  };
+
+  const started = Date.now();
+  const work = [...Array(CLIENTS).keys()].map(client);
+  const chaos = nemesis();
+  await sleep(DURATION_S * 1000);
+  running = false;
+  await Promise.all([...work, chaos]);
+  log(
+    `nemesis stopped after ${Math.round((Date.now() - started) / 1000)} s: ${acknowledged.length} acknowledged; healing`,
+  );
+
+  for (const id of [...paused]) cluster.processes.get(id)?.kill('SIGCONT');
+  while (down.size > 0) await sleep(100);
+  const healStart = Date.now();
+  await fetch(`${url}/network`, { method: 'DELETE' });
+  await cluster.setAllLinks({
+    dropRate: 0,
+    duplicateRate: 0,
+    delayMs: 0,
+    jitterMs: 0,
+    partitioned: false,
+  });
+  let logs: Map<string, ChatMessage[]>;
+  let converged = true;
+  try {
+    logs = await cluster.converge(0, QUIESCENCE_MS);
+  } catch {
+    converged = false;
+    logs = new Map();
+    for (const id of ids) logs.set(id, await cluster.history(id));
+  }
+  const convergeMs = Date.now() - healStart;
+
+  // The oracle: ground truth recorded by this process, not the nodes' own claims.
+  const violations: string[] = [];
+  let lost = 0;
+  let duplicates = 0;
+  for (const [node, entries] of logs) {
+    const positions = new Map<string, number>();
+    entries.forEach((m, i) => {
+      if (positions.has(m.id)) {
+        duplicates++;
+        violations.push(`${node}: ${m.id} delivered twice`);
+      }
+      positions.set(m.id, i);
+      if (!attempted.has(m.text)) violations.push(`${node}: ${m.id} "${m.text}" was never sent`);
+    });
+    for (const m of acknowledged) {
+      if (!positions.has(m.id)) {
+        lost++;
+        violations.push(`${node}: acknowledged ${m.id} "${m.text}" missing`);
+      } else if (entries[positions.get(m.id)!].text !== m.text) {
+        violations.push(
+          `${node}: ${m.id} has text "${entries[positions.get(m.id)!].text}", acknowledged as "${m.text}"`,
+        );
+      }
+    }
+    for (const { cause, effect } of replies) {
+      const c = positions.get(cause);
+      const e = positions.get(effect);
+      if (c === undefined || e === undefined || c > e)
+        violations.push(`${node}: reply ${effect} not after its cause ${cause}`);
+    }
+  }
+  const report = checkCausalDelivery({
+    deliveries: Object.fromEntries(
+      [...logs].map(([id, entries]) => [
+        id,
+        entries.map((m) => ({ sender: m.sender, seq: m.seq, clock: VectorClock.of(m.clock) })),
+      ]),
+    ),
+  });
+  for (const v of report.violations)
+    violations.push(`${v.node}: ${v.kind} ${v.message} ${v.detail}`);
+  if (!converged) violations.push(`no convergence within ${QUIESCENCE_MS} ms`);
+
+  const states = await Promise.all(ids.map((id) => cluster.state(id).catch(() => undefined)));
+  const sum = (key: 'duplicatesDropped' | 'retransmissions') =>
+    states.reduce((total, s) => total + (s?.counters[key] ?? 0), 0);
+  await cluster.stop();
+
+  const summary = {
+    acknowledged: acknowledged.length,
+    lost,
+    duplicates,
+    violations: violations.length,
+    faults,
+    duplicatesDropped: sum('duplicatesDropped'),
+    retransmissions: sum('retransmissions'),
+    maxHoldBack: Math.max(0, ...states.map((s) => s?.maxHeld ?? 0)),
+    convergeMs,
+    nodes: NODES,
+    durationS: DURATION_S,
+    seed: SEED,
+  };
+  process.stdout.write(
+    `chaos: ${summary.acknowledged} acknowledged, faults ${JSON.stringify(faults)}, duplicates dropped ${summary.duplicatesDropped}, ` +
+      `retransmissions ${summary.retransmissions}, max hold-back ${summary.maxHoldBack}, converged in ${convergeMs} ms, violations ${violations.length}, lost ${lost}\n`,
+  );
+  if (violations.length > 0) {
+    process.stdout.write(
+      `FAILED — replay with: npm run chaos -- --seed ${SEED} --nodes ${NODES} --duration ${DURATION_S}\n`,
+    );
+    process.stdout.write(
+      `first violations:\n  ${violations.slice(0, 10).join('\n  ')}\nnemesis trace:\n  ${trace.join('\n  ')}\n`,
+    );
+  }
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  process.exit(violations.length > 0 ? 1 : 0);
+}
+
+void main().catch((error) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(2);
+});
