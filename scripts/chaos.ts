@@ -12,6 +12,7 @@
  */
 import { checkCausalDelivery, VectorClock } from '@app/causal';
 import { ChatMessage } from '@app/contracts';
+import { seededRandom } from '../apps/chat-node/src/network/seeded-random';
 import { TestCluster } from '../test/support/cluster';
 
 const arg = (name: string, fallback: number) => {
@@ -26,16 +27,7 @@ const QUIESCENCE_MS = 60_000;
 
 if (!(NODES >= 3 && NODES <= 7)) throw new Error(`--nodes must be 3..7, got ${NODES}`);
 
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = seeded(SEED);
+const random = seededRandom(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (text: string) =>

@@ -4,21 +4,11 @@
  * held back then released at once. The last line is one JSON object of the figures.
  */
 import { CausalBuffer, CausalMessage, VectorClock } from '@app/causal';
+import { seededRandom } from '../../apps/chat-node/src/network/seeded-random';
 
 const SENDERS = 8;
 const MESSAGES = 200_000;
 const RUNS = 5;
-
-/** A random 32-bit generator with a seed, so every run measures the same workload. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Each sender has seen everything but the last few (0–15) messages: lots of concurrency. */
 function history(random: () => number): CausalMessage[] {
@@ -91,7 +81,7 @@ function measure(order: CausalMessage[]): { perSec: number; maxHeld: number } {
 }
 
 function main(): void {
-  const random = mulberry32(42);
+  const random = seededRandom(42);
   const inOrderArrival = history(random);
   const cases = {
     inOrder: inOrderArrival,

@@ -2,3 +2,4 @@ export * from './patterns';
 export * from './limits';
 export * from './messages';
 export * from './members';
+export * from './env';

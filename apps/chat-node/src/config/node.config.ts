@@ -1,4 +1,4 @@
-import { ConfigError, Member, parseMembers } from '@app/contracts';
+import { ConfigError, Env, envInteger, Member, parseMembers } from '@app/contracts';
 import type { LinkSettings } from '@app/contracts';
 
 export interface NodeConfig {
@@ -17,18 +17,6 @@ export interface NodeConfig {
   readonly repairMs: number;
   readonly requestTimeoutMs: number;
   readonly synchronous: 'full' | 'normal';
-}
-
-type Env = Record<string, string | undefined>;
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(name, `must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
 }
 
 function rate(env: Env, name: string, fallback: number): number {
@@ -74,19 +62,19 @@ export function loadNodeConfig(env: Env): NodeConfig {
     bindRpc: rebind(self.rpc),
     bindPub: rebind(self.pub),
     dataDir: env.DATA_DIR || './data',
-    bufferCapacity: integer(env, 'CHAT_BUFFER_CAPACITY', 10_000, 1, 10_000_000),
-    maxAhead: integer(env, 'CHAT_MAX_AHEAD', 1_000_000, 1, Number.MAX_SAFE_INTEGER),
+    bufferCapacity: envInteger(env, 'CHAT_BUFFER_CAPACITY', 10_000, 1, 10_000_000),
+    maxAhead: envInteger(env, 'CHAT_MAX_AHEAD', 1_000_000, 1, Number.MAX_SAFE_INTEGER),
     link: {
-      delayMs: integer(env, 'CHAT_LINK_DELAY_MS', 30, 0, 60_000),
-      jitterMs: integer(env, 'CHAT_LINK_JITTER_MS', 120, 0, 60_000),
+      delayMs: envInteger(env, 'CHAT_LINK_DELAY_MS', 30, 0, 60_000),
+      jitterMs: envInteger(env, 'CHAT_LINK_JITTER_MS', 120, 0, 60_000),
       dropRate: rate(env, 'CHAT_LINK_DROP_RATE', 0),
       duplicateRate: rate(env, 'CHAT_LINK_DUPLICATE_RATE', 0),
       partitioned: false,
     },
-    seed: integer(env, 'CHAT_SEED', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1),
-    heartbeatMs: integer(env, 'CHAT_HEARTBEAT_MS', 500, 20, 60_000),
-    repairMs: integer(env, 'CHAT_REPAIR_MS', 250, 10, 60_000),
-    requestTimeoutMs: integer(env, 'CHAT_REQUEST_TIMEOUT_MS', 2_000, 50, 120_000),
+    seed: envInteger(env, 'CHAT_SEED', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1),
+    heartbeatMs: envInteger(env, 'CHAT_HEARTBEAT_MS', 500, 20, 60_000),
+    repairMs: envInteger(env, 'CHAT_REPAIR_MS', 250, 10, 60_000),
+    requestTimeoutMs: envInteger(env, 'CHAT_REQUEST_TIMEOUT_MS', 2_000, 50, 120_000),
     synchronous,
   };
 }

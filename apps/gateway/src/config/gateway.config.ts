@@ -1,4 +1,4 @@
-import { ConfigError, Member, parseMembers } from '@app/contracts';
+import { Env, envInteger, Member, parseMembers } from '@app/contracts';
 
 export interface GatewayConfig {
   readonly port: number;
@@ -14,28 +14,16 @@ export interface GatewayConfig {
   readonly bodyLimitBytes: number;
 }
 
-type Env = Record<string, string | undefined>;
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(name, `must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
 export function loadGatewayConfig(env: Env): GatewayConfig {
   return {
-    port: integer(env, 'PORT', 3000, 0, 65535),
+    port: envInteger(env, 'PORT', 3000, 0, 65535),
     host: env.HOST || '127.0.0.1',
     members: parseMembers(env.CHAT_MEMBERS),
-    nodeTimeoutMs: integer(env, 'GATEWAY_NODE_TIMEOUT_MS', 3000, 50, 120_000),
-    connectTimeoutMs: integer(env, 'GATEWAY_CONNECT_TIMEOUT_MS', 300, 10, 60_000),
-    rateLimit: integer(env, 'GATEWAY_RATE_LIMIT', 2000, 0, 10_000_000),
+    nodeTimeoutMs: envInteger(env, 'GATEWAY_NODE_TIMEOUT_MS', 3000, 50, 120_000),
+    connectTimeoutMs: envInteger(env, 'GATEWAY_CONNECT_TIMEOUT_MS', 300, 10, 60_000),
+    rateLimit: envInteger(env, 'GATEWAY_RATE_LIMIT', 2000, 0, 10_000_000),
     corsOrigin: env.GATEWAY_CORS_ORIGIN ? env.GATEWAY_CORS_ORIGIN : false,
-    bodyLimitBytes: integer(env, 'GATEWAY_BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+    bodyLimitBytes: envInteger(env, 'GATEWAY_BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
   };
 }
 
