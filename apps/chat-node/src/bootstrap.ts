@@ -4,6 +4,7 @@ import { REPLICA_TOPIC } from '@app/contracts';
 import { ZmqServer } from '@app/zmq-transport';
 import type { NodeConfig } from './config/node.config';
 import { NodeModule } from './node.module';
+import { MessageLog } from './storage/message-log';
 
 /** Starts one replica: its ROUTER for requests and one SUB per peer's publisher. */
 export async function startNode(
@@ -15,9 +16,12 @@ export async function startNode(
     subscribe: config.members.filter((m) => m.id !== config.nodeId).map((m) => m.pub),
     topics: [REPLICA_TOPIC],
   });
-  const app = await NestFactory.createMicroservice(NodeModule.forRoot(config), {
+  const log = new MessageLog(config.dataDir, config.nodeId, config.synchronous);
+  const app = await NestFactory.createMicroservice(NodeModule.forRoot(config, log), {
     strategy: server,
     logger,
+    // Start-up errors (a corrupt data file, a busy port) reach main(), which says what to do.
+    abortOnError: false,
   });
   await app.listen();
   return app;

@@ -28,16 +28,12 @@ class OutboundSockets implements OnApplicationShutdown {
 @Global()
 @Module({})
 class NodeCoreModule {
-  static forRoot(config: NodeConfig): DynamicModule {
+  static forRoot(config: NodeConfig, log: MessageLog): DynamicModule {
     return {
       module: NodeCoreModule,
       providers: [
         { provide: NODE_CONFIG, useValue: config },
-        {
-          provide: MessageLog,
-          inject: [NODE_CONFIG],
-          useFactory: (c: NodeConfig) => new MessageLog(c.dataDir, c.nodeId, c.synchronous),
-        },
+        { provide: MessageLog, useValue: log },
       ],
       exports: [NODE_CONFIG, MessageLog],
     };
@@ -47,11 +43,12 @@ class NodeCoreModule {
 /** One chat replica. */
 @Module({})
 export class NodeModule {
-  static forRoot(config: NodeConfig): DynamicModule {
+  /** `log` is opened by the caller first, so a bad data file is reported before Nest starts. */
+  static forRoot(config: NodeConfig, log: MessageLog): DynamicModule {
     return {
       module: NodeModule,
       imports: [
-        NodeCoreModule.forRoot(config),
+        NodeCoreModule.forRoot(config, log),
         CausalModule.forRootAsync({
           inject: [NODE_CONFIG, MessageLog],
           useFactory: (c: NodeConfig, log: MessageLog) => ({

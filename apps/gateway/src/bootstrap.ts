@@ -30,7 +30,7 @@ export async function startGateway(
   const app = await NestFactory.create<NestFastifyApplication>(
     GatewayModule.forRoot(config),
     adapter,
-    { logger },
+    { logger, abortOnError: false },
   );
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
