@@ -1,4 +1,3 @@
-import { lastValueFrom } from 'rxjs';
 import { Dealer, Publisher } from 'zeromq';
 import { checkCausalDelivery } from '@app/causal';
 import { ChatMessage, ReplicaEvents } from '@app/contracts';
@@ -193,5 +192,3 @@ describe('chat-node (real processes, real SQLite, real sockets)', () => {
     }
   });
 });
-
-export { lastValueFrom };

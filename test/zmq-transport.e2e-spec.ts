@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { Inject, Injectable, INestMicroservice, Module } from '@nestjs/common';
+import { Inject, Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ClientProxy, ClientsModule } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
@@ -208,5 +208,3 @@ describe('ZeroMQ transport (real sockets on loopback)', () => {
     expect(await call(caller.client, 'sum', [20, 22])).toBe(42);
   });
 });
-
-export type { INestMicroservice };
