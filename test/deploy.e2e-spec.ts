@@ -58,4 +58,17 @@ describe('deployment files', () => {
     expect(result.stdout + result.stderr).not.toMatch(/error|warning/);
     expect(result.status).toBe(0);
   });
+
+  it('the Dockerfile passes dockerfilelint', () => {
+    const result = spawnSync(
+      process.execPath,
+      [join(ROOT, 'node_modules/dockerfilelint/bin/dockerfilelint'), 'Dockerfile'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+      },
+    );
+    expect(result.stdout).toMatch(/Issues: None found/);
+    expect(result.status).toBe(0);
+  });
 });
