@@ -2,15 +2,7 @@
 'use strict';
 (() => {
   const WINDOW_MS = 30_000;
-  const MAX_TRACE = 50_000;
-  const state = {
-    members: [],
-    nodes: new Map(),
-    selected: null,
-    trace: [],
-    traced: new Set(),
-    wholeRun: false,
-  };
+  const state = { members: [], nodes: new Map(), selected: null, trace: [], sentAt: new Map() };
   const $ = (selector, root = document) => root.querySelector(selector);
 
   async function api(method, path, body) {
@@ -129,25 +121,18 @@
     list.append(li);
     list.scrollTop = list.scrollHeight;
     renderHeld(node);
-    // Server timestamps, so a finished run (loaded from history) draws the same as a live one.
-    if (message.sender === node.id) {
-      record({ kind: 'send', node: node.id, id: message.id, t: Date.parse(message.sentAt) });
+    if (live) {
+      const now = Date.now();
+      if (message.sender === node.id)
+        state.trace.push({ kind: 'send', node: node.id, id: message.id, t: now });
+      state.trace.push({
+        kind: 'deliver',
+        node: node.id,
+        id: message.id,
+        sender: message.sender,
+        t: now,
+      });
     }
-    record({
-      kind: 'deliver',
-      node: node.id,
-      id: message.id,
-      sender: message.sender,
-      t: Date.parse(message.deliveredAt),
-    });
-  }
-
-  function record(event) {
-    const key = `${event.kind}/${event.node}/${event.id}`;
-    if (state.traced.has(key)) return;
-    state.traced.add(key);
-    state.trace.push(event);
-    if (state.trace.length > MAX_TRACE) state.trace.splice(0, state.trace.length - MAX_TRACE);
   }
 
   async function loadHistory(node, upTo) {
@@ -194,7 +179,7 @@
     socket.on('delivered', (message) => deliver(node, message, true));
     socket.on('buffered', (held) => {
       node.held.set(held.message.id, held);
-      record({ kind: 'hold', node: id, id: held.message.id, t: Date.now() });
+      state.trace.push({ kind: 'hold', node: id, id: held.message.id, t: Date.now() });
       renderHeld(node);
     });
     socket.on('clock', (event) => renderClock(node, event.clock));
@@ -373,14 +358,12 @@
     const svg = $('#diagram');
     const width = svg.clientWidth || 800;
     const height = svg.clientHeight || 220;
+    const now = Date.now();
     const left = 44;
-    const times = state.trace.map((e) => e.t);
-    const end = state.wholeRun && times.length ? Math.max(...times) + 500 : Date.now();
-    const span =
-      state.wholeRun && times.length ? Math.max(1000, end - Math.min(...times) + 1000) : WINDOW_MS;
-    const x = (t) => left + ((t - (end - span)) / span) * (width - left - 12);
+    const x = (t) => left + ((t - (now - WINDOW_MS)) / WINDOW_MS) * (width - left - 12);
     const rowGap = (height - 30) / Math.max(1, state.members.length);
     const y = (id) => 20 + rowGap * (state.members.indexOf(id) + 0.5);
+    state.trace = state.trace.filter((e) => e.t > now - WINDOW_MS - 5000);
     const ns = 'http://www.w3.org/2000/svg';
     const shape = (tag, attrs) => {
       const node = document.createElementNS(ns, tag);
@@ -449,14 +432,7 @@
     const nodes = await api('GET', '/nodes');
     state.members = nodes.map((n) => n.id);
     for (const id of state.members) createPanel(id);
-    $('#window-s').textContent = `last ${WINDOW_MS / 1000} s`;
-    $('#whole-run').addEventListener('click', (event) => {
-      state.wholeRun = !state.wholeRun;
-      event.target.textContent = state.wholeRun ? 'Live (last 30 s)' : 'Whole run';
-      event.target.setAttribute('aria-pressed', String(state.wholeRun));
-      $('#window-s').textContent = state.wholeRun ? 'whole run' : `last ${WINDOW_MS / 1000} s`;
-      drawDiagram();
-    });
+    $('#window-s').textContent = String(WINDOW_MS / 1000);
     $('#heal').addEventListener('click', () => healAll().catch(report));
     $('#clear-selection').addEventListener('click', () => {
       state.selected = null;
