@@ -230,11 +230,6 @@ export class Replica implements OnModuleDestroy {
     return { ...this.view(message), trace: message.trace };
   }
 
-  /** Commits whatever is pending now (used by tests and on shutdown). */
-  flushNow(): void {
-    this.flush();
-  }
-
   onModuleDestroy(): void {
     this.flush();
     this.closed = true;
@@ -346,9 +341,5 @@ export class Replica implements OnModuleDestroy {
 
   traceEvents(): TraceEvent[] {
     return this.log.events();
-  }
-
-  has(sender: string, seq: number): boolean {
-    return this.buffer.has(sender, seq);
   }
 }
