@@ -3,6 +3,7 @@ import {
   CausalMessage,
   HoldBackOverflowError,
   InvalidCausalMessageError,
+  MAX_AHEAD_LIMIT,
   TooFarAheadError,
 } from './causal-buffer';
 import { VectorClock } from './vector-clock';
@@ -145,6 +146,57 @@ describe('CausalBuffer', () => {
     expect(released).toHaveLength(count);
     expect(released.every((m, i) => m.seq === i + 1)).toBe(true);
     expect(buffer.stats.maxHeld).toBe(count - 1);
+  });
+
+  it('keeps numbers that share a ring slot apart as the window slides', () => {
+    // Rings start 16 wide: 3 and 19 (and 35) land in the same slot at different times.
+    const buffer = new CausalBuffer<Msg>({ capacity: 100 });
+    const delivered: string[] = [];
+    const take = (m: Msg) => delivered.push(...ids(buffer.receive(m)));
+    for (let seq = 1; seq <= 18; seq++) take(msg('n0', { n0: seq }));
+    take(msg('n0', { n0: 20 })); // held: 19 missing
+    expect(buffer.has('n0', 20)).toBe(true);
+    expect(buffer.has('n0', 4)).toBe(true); // delivered, though slot 4 is 20's slot
+    expect(buffer.has('n0', 36)).toBe(false); // same slot as 20, not held
+    take(msg('n0', { n0: 36 })); // widens the ring while 20 is held
+    expect(buffer.missing()).toEqual([
+      { node: 'n0', fromSeq: 19, toSeq: 19 },
+      { node: 'n0', fromSeq: 21, toSeq: 35 },
+    ]);
+    take(msg('n0', { n0: 19 }));
+    expect(delivered.slice(-2)).toEqual(['n0:19', 'n0:20']);
+    for (let seq = 35; seq >= 21; seq--) take(msg('n0', { n0: seq }));
+    expect(buffer.size).toBe(0);
+    expect(delivered).toHaveLength(36);
+    expect(delivered.every((id, i) => id === `n0:${i + 1}`)).toBe(true);
+  });
+
+  it('widens a lane while messages are parked on it, without losing any', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 1_000 });
+    // n1's messages wait for n0:5 (parked in n0's lane); then n0 jumps 500 ahead.
+    for (let seq = 1; seq <= 10; seq++) buffer.receive(msg('n1', { n0: 5, n1: seq }));
+    buffer.receive(msg('n0', { n0: 500 }));
+    buffer.receive(msg('n1', { n0: 400, n1: 11 }));
+    expect(buffer.pending().find((p) => p.message.seq === 11)?.waitingFor).toEqual([
+      { node: 'n0', seq: 1 },
+      { node: 'n1', seq: 1 },
+    ]);
+    const out: Msg[] = [];
+    for (let seq = 1; seq <= 499; seq++) out.push(...buffer.receive(msg('n0', { n0: seq })));
+    const order = ids(out);
+    expect(order).toHaveLength(511);
+    expect(order.indexOf('n1:1')).toBe(order.indexOf('n0:5') + 1);
+    expect(order.indexOf('n1:11')).toBeGreaterThan(order.indexOf('n0:400'));
+    expect(order.at(-1)).toBe('n0:500');
+    expect(buffer.size).toBe(0);
+  });
+
+  it('bounds maxAhead, which bounds the memory a far-ahead clock can claim', () => {
+    expect(() => new CausalBuffer<Msg>({ capacity: 1, maxAhead: MAX_AHEAD_LIMIT + 1 })).toThrow(
+      /maxAhead must be an integer in 1\.\.4194304/,
+    );
+    const buffer = new CausalBuffer<Msg>({ capacity: 10 });
+    expect(() => buffer.receive(msg('n0', { n0: MAX_AHEAD_LIMIT + 2 }))).toThrow(TooFarAheadError);
   });
 
   it('rejects a non-positive capacity', () => {

@@ -90,6 +90,8 @@ export class InvalidCausalMessageError extends Error {
  */
 interface Parked<M> {
   readonly message: M;
+  /** The lane of the message's sender, where it is held. */
+  readonly lane: Lane<M>;
   cursor: number;
   next: Parked<M> | undefined;
 }
@@ -97,14 +99,64 @@ interface Parked<M> {
 const NOTHING: never[] = [];
 Object.freeze(NOTHING);
 
+/** The widest window a lane may have to index; also the most `maxAhead` may be. */
+export const MAX_AHEAD_LIMIT = 1 << 22;
+const MIN_RING = 16;
+
+/**
+ * What the buffer knows about one node: how many of its messages were delivered and, for
+ * the numbers just above that, two rings indexed by `n & mask` (valid for
+ * `delivered < n <= delivered + mask + 1`):
+ * - `held[n]`: this node's own message number n, when it is held back;
+ * - `waiting[n]`: the messages (of any sender) that wait until this node's count reaches n.
+ * Slots at or below `delivered` are always empty, so a ring never needs clearing, and
+ * everything is an array access: no hashing on the hot path.
+ */
+class Lane<M> {
+  delivered: number;
+  held: (Parked<M> | undefined)[] = new Array<Parked<M> | undefined>(MIN_RING).fill(undefined);
+  waiting: (Parked<M> | undefined)[] = new Array<Parked<M> | undefined>(MIN_RING).fill(undefined);
+  mask = MIN_RING - 1;
+  /** Held messages of this node: lets `pending()` and `missing()` skip empty lanes. */
+  heldCount = 0;
+  /** The highest seq ever held here since the lane was last empty: where scans stop. */
+  heldTop = 0;
+
+  constructor(delivered: number) {
+    this.delivered = delivered;
+  }
+
+  heldAt(seq: number): Parked<M> | undefined {
+    return seq - this.delivered <= this.mask + 1 ? this.held[seq & this.mask] : undefined;
+  }
+
+  /** Makes the rings wide enough to index `n`. */
+  reach(n: number): void {
+    const span = n - this.delivered;
+    if (span <= this.mask + 1) return;
+    let size = (this.mask + 1) * 2;
+    while (size < span) size *= 2;
+    const mask = size - 1;
+    const held = new Array<Parked<M> | undefined>(size).fill(undefined);
+    const waiting = new Array<Parked<M> | undefined>(size).fill(undefined);
+    for (let k = this.delivered + 1; k <= this.delivered + this.mask + 1; k++) {
+      held[k & mask] = this.held[k & this.mask];
+      waiting[k & mask] = this.waiting[k & this.mask];
+    }
+    this.held = held;
+    this.waiting = waiting;
+    this.mask = mask;
+  }
+}
+
 /**
  * The hold-back queue of causal broadcast (Birman–Schiper–Stephenson). A message m from s
  * is delivered once `m.clock[s] == local[s] + 1` and `m.clock[k] <= local[k]` for every
  * other k. Nothing is ever rescanned:
- * - a message whose sender's previous message is missing simply sits in `held`; delivering
- *   s:seq looks up s:seq+1 there;
- * - a message blocked by another entry k is parked under the local count of k that wakes it,
- *   and resumes checking where it stopped. That is O(N) work per message in total.
+ * - a message whose sender's previous message is missing simply sits in its sender's lane;
+ *   delivering s:seq looks at slot seq+1 there;
+ * - a message blocked by another entry k is parked in k's lane under the count of k that
+ *   wakes it, and resumes checking where it stopped. That is O(N) work per message in total.
  */
 export class CausalBuffer<M extends CausalMessage> {
   readonly stats: CausalBufferStats = {
@@ -114,12 +166,10 @@ export class CausalBuffer<M extends CausalMessage> {
     tooFarAhead: 0,
     maxHeld: 0,
   };
-  private readonly local = new Map<string, number>();
-  /** sender -> seq -> held message */
-  private readonly held = new Map<string, Map<number, Parked<M>>>();
-  /** node k -> value of local[k] that wakes them -> first of a linked list of parked messages */
-  private readonly waiters = new Map<string, Map<number, Parked<M>>>();
+  private readonly lanes = new Map<string, Lane<M>>();
+  /** Messages found deliverable and not yet delivered, with their senders' lanes. */
   private readonly ready: M[] = [];
+  private readonly readyLanes: Lane<M>[] = [];
   private heldCount = 0;
   private readonly capacity: number;
   private readonly maxAhead: number;
@@ -129,19 +179,27 @@ export class CausalBuffer<M extends CausalMessage> {
     if (!Number.isSafeInteger(options.capacity) || options.capacity < 1) {
       throw new RangeError(`capacity must be a positive integer, got ${options.capacity}`);
     }
+    const maxAhead = options.maxAhead ?? MAX_AHEAD_LIMIT;
+    if (!Number.isSafeInteger(maxAhead) || maxAhead < 1 || maxAhead > MAX_AHEAD_LIMIT) {
+      throw new RangeError(`maxAhead must be an integer in 1..${MAX_AHEAD_LIMIT}, got ${maxAhead}`);
+    }
     this.capacity = options.capacity;
-    this.maxAhead = options.maxAhead ?? Number.MAX_SAFE_INTEGER;
+    this.maxAhead = maxAhead;
     this.nodeId = options.nodeId ?? 'local';
-    for (const [id, value] of options.initial?.nonZero() ?? []) this.local.set(id, value);
+    for (const [id, value] of options.initial?.nonZero() ?? []) {
+      this.lanes.set(id, new Lane(value));
+    }
   }
 
   /** Delivered counts per sender. */
   clock(): VectorClock {
-    return VectorClock.of(this.local);
+    const entries: [string, number][] = [];
+    for (const [id, lane] of this.lanes) entries.push([id, lane.delivered]);
+    return VectorClock.of(entries);
   }
 
   delivered(sender: string): number {
-    return this.local.get(sender) ?? 0;
+    return this.lanes.get(sender)?.delivered ?? 0;
   }
 
   get size(): number {
@@ -150,7 +208,9 @@ export class CausalBuffer<M extends CausalMessage> {
 
   /** True when (sender, seq) was delivered or is held back here. */
   has(sender: string, seq: number): boolean {
-    return seq <= this.delivered(sender) || (this.held.get(sender)?.has(seq) ?? false);
+    const lane = this.lanes.get(sender);
+    if (!lane) return false;
+    return seq <= lane.delivered || lane.heldAt(seq)?.message.seq === seq;
   }
 
   /**
@@ -164,35 +224,34 @@ export class CausalBuffer<M extends CausalMessage> {
     if (!Number.isSafeInteger(seq) || seq < 1 || !hasEntry(message.clock, sender, seq)) {
       throw new InvalidCausalMessageError('seq', `must equal clock[${sender}] and be >= 1`);
     }
-    const delivered = this.local.get(sender) ?? 0;
-    const bySeq = this.held.get(sender);
-    if (seq <= delivered || bySeq?.has(seq)) {
+    const lane = this.lane(sender);
+    if (seq <= lane.delivered || lane.heldAt(seq)?.message.seq === seq) {
       this.stats.duplicates++;
       return NOTHING;
     }
-    const senderReady = seq === delivered + 1;
+    const senderReady = seq === lane.delivered + 1;
     const cursor = senderReady ? this.firstUnmet(message, 0) : 0;
-    if (cursor < 0) return this.deliverFrom(message);
+    if (cursor < 0) return this.deliverFrom(message, lane);
     this.checkWindow(message);
     if (this.heldCount >= this.capacity) {
       this.stats.overflows++;
       throw new HoldBackOverflowError(this.nodeId, this.capacity, sender, seq);
     }
-    const parked: Parked<M> = { message, cursor, next: undefined };
-    if (bySeq) bySeq.set(seq, parked);
-    else this.held.set(sender, new Map([[seq, parked]]));
+    const parked: Parked<M> = { message, lane, cursor, next: undefined };
+    lane.reach(seq);
+    lane.held[seq & lane.mask] = parked;
+    lane.heldCount++;
+    if (seq > lane.heldTop) lane.heldTop = seq;
     if (++this.heldCount > this.stats.maxHeld) this.stats.maxHeld = this.heldCount;
     if (senderReady) this.park(parked);
     return NOTHING;
   }
 
-  /** Held-back messages with what each one still waits for. */
+  /** Held-back messages with what each one still waits for, by sender and seq. */
   pending(): HeldBack<M>[] {
     const out: HeldBack<M>[] = [];
-    for (const bySeq of this.held.values()) {
-      for (const { message } of bySeq.values()) {
-        out.push({ message, waitingFor: this.waitingFor(message) });
-      }
+    for (const message of this.heldMessages()) {
+      out.push({ message, waitingFor: this.waitingFor(message) });
     }
     return out;
   }
@@ -216,27 +275,45 @@ export class CausalBuffer<M extends CausalMessage> {
     const raise = (node: string, value: number) => {
       if (value > (needed.get(node) ?? 0)) needed.set(node, value);
     };
-    for (const bySeq of this.held.values()) {
-      for (const { message } of bySeq.values()) {
-        for (const [node, value] of message.clock.nonZero()) {
-          raise(node, node === message.sender ? value - 1 : value);
-        }
+    for (const message of this.heldMessages()) {
+      for (const [node, value] of message.clock.nonZero()) {
+        raise(node, node === message.sender ? value - 1 : value);
       }
     }
     for (const [node, value] of horizon?.nonZero() ?? []) raise(node, value);
 
     const gaps: Gap[] = [];
     for (const [node, upTo] of needed) {
-      let next = this.delivered(node) + 1;
-      const heldSeqs = [...(this.held.get(node)?.keys() ?? [])].sort((a, b) => a - b);
-      for (const seq of heldSeqs) {
-        if (seq > upTo) break;
+      const lane = this.lanes.get(node);
+      let next = (lane?.delivered ?? 0) + 1;
+      for (
+        let seq = next;
+        lane && lane.heldCount > 0 && seq <= Math.min(upTo, lane.heldTop);
+        seq++
+      ) {
+        if (lane.held[seq & lane.mask] === undefined) continue;
         if (seq > next) gaps.push({ node, fromSeq: next, toSeq: seq - 1 });
         next = seq + 1;
       }
       if (next <= upTo) gaps.push({ node, fromSeq: next, toSeq: upTo });
     }
     return gaps;
+  }
+
+  private *heldMessages(): IterableIterator<M> {
+    for (const lane of this.lanes.values()) {
+      if (lane.heldCount === 0) continue;
+      for (let seq = lane.delivered + 1; seq <= lane.heldTop; seq++) {
+        const parked = lane.held[seq & lane.mask];
+        if (parked !== undefined) yield parked.message;
+      }
+    }
+  }
+
+  private lane(node: string): Lane<M> {
+    let lane = this.lanes.get(node);
+    if (lane === undefined) this.lanes.set(node, (lane = new Lane<M>(0)));
+    return lane;
   }
 
   /**
@@ -249,15 +326,9 @@ export class CausalBuffer<M extends CausalMessage> {
     const { ids, counts } = clock;
     for (let i = from; i < ids.length; i++) {
       const node = ids[i];
-      if (node !== sender && (this.local.get(node) ?? 0) < counts[i]) return i;
+      if (node !== sender && (this.lanes.get(node)?.delivered ?? 0) < counts[i]) return i;
     }
     return -1;
-  }
-
-  /** Moves a held message's cursor; true when it became deliverable. */
-  private advance(parked: Parked<M>): boolean {
-    parked.cursor = this.firstUnmet(parked.message, parked.cursor);
-    return parked.cursor < 0;
   }
 
   private checkWindow(message: M): void {
@@ -271,56 +342,56 @@ export class CausalBuffer<M extends CausalMessage> {
     }
   }
 
-  /** Files a message under the entry at its cursor: the local count of that node that wakes it. */
+  /** Files a message under the entry at its cursor: the count of that node that wakes it. */
   private park(parked: Parked<M>): void {
-    const node = parked.message.clock.ids[parked.cursor];
+    const lane = this.lane(parked.message.clock.ids[parked.cursor]);
     const value = parked.message.clock.counts[parked.cursor];
-    let byValue = this.waiters.get(node);
-    if (!byValue) this.waiters.set(node, (byValue = new Map()));
-    parked.next = byValue.get(value);
-    byValue.set(value, parked);
-  }
-
-  private unhold(parked: Parked<M>): void {
-    this.held.get(parked.message.sender)!.delete(parked.message.seq);
-    this.heldCount--;
+    lane.reach(value);
+    const slot = value & lane.mask;
+    parked.next = lane.waiting[slot];
+    lane.waiting[slot] = parked;
   }
 
   /** Delivers `first` and then everything its delivery unblocks, transitively. */
-  private deliverFrom(first: M): M[] {
+  private deliverFrom(first: M, firstLane: Lane<M>): M[] {
     const out: M[] = [];
-    const ready = this.ready;
+    const { ready, readyLanes } = this;
     ready.push(first);
-    for (let current = ready.pop(); current !== undefined; current = ready.pop()) {
-      const { sender, seq } = current;
-      this.local.set(sender, seq);
+    readyLanes.push(firstLane);
+    while (ready.length > 0) {
+      const current = ready.pop()!;
+      const lane = readyLanes.pop()!;
+      const seq = current.seq;
+      lane.delivered = seq;
       this.stats.delivered++;
       out.push(current);
+      // Slot seq of either ring now lies below the window: empty it before it is reused.
+      const slot = seq & lane.mask;
+      let woken = lane.waiting[slot];
+      lane.waiting[slot] = undefined;
 
-      const successor = this.held.get(sender)?.get(seq + 1);
-      if (successor !== undefined) {
-        if (this.advance(successor)) {
-          this.unhold(successor);
-          ready.push(successor.message);
-        } else this.park(successor);
-      }
-
-      const byValue = this.waiters.get(sender);
-      let woken = byValue?.get(seq);
-      if (woken === undefined) continue;
-      byValue!.delete(seq);
+      const successor = lane.heldCount > 0 ? lane.heldAt(seq + 1) : undefined;
+      if (successor !== undefined) this.wake(successor);
       while (woken !== undefined) {
         const parked: Parked<M> = woken;
         woken = parked.next;
         parked.next = undefined;
-        if (!this.advance(parked)) this.park(parked);
-        else {
-          this.unhold(parked);
-          ready.push(parked.message);
-        }
+        this.wake(parked);
       }
     }
     return out;
+  }
+
+  /** Re-checks a held message: queues it for delivery when nothing blocks it, else re-parks it. */
+  private wake(parked: Parked<M>): void {
+    parked.cursor = this.firstUnmet(parked.message, parked.cursor);
+    if (parked.cursor >= 0) return this.park(parked);
+    const { lane, message } = parked;
+    lane.held[message.seq & lane.mask] = undefined;
+    if (--lane.heldCount === 0) lane.heldTop = 0;
+    this.heldCount--;
+    this.ready.push(message);
+    this.readyLanes.push(lane);
   }
 }
 

@@ -45,7 +45,7 @@ export class VectorClock {
   private static fromMap(entries: ReadonlyMap<string, number>): VectorClock {
     return entries.size === 0
       ? VectorClock.zero
-      : new VectorClock([...entries.keys()], [...entries.values()]);
+      : new VectorClock(internIds([...entries.keys()]), [...entries.values()]);
   }
 
   /**
@@ -171,4 +171,21 @@ export class VectorClock {
   toString(): string {
     return JSON.stringify(this.toJSON());
   }
+}
+
+/**
+ * Clocks of one cluster list the same few id sets over and over, so they share one frozen
+ * `ids` array per set. A buffer visiting thousands of held clocks then finds the ids in
+ * cache and reads one cold array per clock instead of two. Bounded: past the limit (ids
+ * sets are not coming from a cluster's members) arrays are simply not shared.
+ */
+const INTERNED_LIMIT = 4096;
+const interned = new Map<string, readonly string[]>();
+
+function internIds(ids: string[]): readonly string[] {
+  const key = ids.join('\u0000');
+  const shared = interned.get(key);
+  if (shared !== undefined) return shared;
+  if (interned.size < INTERNED_LIMIT) interned.set(key, Object.freeze(ids));
+  return ids;
 }

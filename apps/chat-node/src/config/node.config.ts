@@ -1,5 +1,6 @@
 import { ConfigError, Env, envInteger, Member, parseMembers } from '@app/contracts';
 import type { LinkSettings } from '@app/contracts';
+import { MAX_AHEAD_LIMIT } from '@app/causal';
 
 export interface NodeConfig {
   readonly nodeId: string;
@@ -63,7 +64,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     bindPub: rebind(self.pub),
     dataDir: env.DATA_DIR || './data',
     bufferCapacity: envInteger(env, 'CHAT_BUFFER_CAPACITY', 10_000, 1, 10_000_000),
-    maxAhead: envInteger(env, 'CHAT_MAX_AHEAD', 1_000_000, 1, Number.MAX_SAFE_INTEGER),
+    maxAhead: envInteger(env, 'CHAT_MAX_AHEAD', 1_000_000, 1, MAX_AHEAD_LIMIT),
     link: {
       delayMs: envInteger(env, 'CHAT_LINK_DELAY_MS', 30, 0, 60_000),
       jitterMs: envInteger(env, 'CHAT_LINK_JITTER_MS', 120, 0, 60_000),
