@@ -117,7 +117,10 @@ export class ZmqClient extends ClientProxy {
       this.timeoutMs,
     );
     this.pending.set(withId.id, { pattern, callback, timer });
-    void this.sendWhenConnected(withId.id, pattern, endpoint, { ...withId, pattern });
+    const outgoing = { ...withId, pattern };
+    // Connected (the usual case): write now, without a hop through the microtask queue.
+    if (this.connected) this.write(withId.id, pattern, endpoint, outgoing);
+    else void this.sendWhenConnected(withId.id, pattern, endpoint, outgoing);
     return () => {
       const call = this.pending.get(withId.id);
       if (call) clearTimeout(call.timer);
@@ -227,7 +230,10 @@ export class ZmqClient extends ClientProxy {
       });
       return;
     }
-    if (!this.pending.has(id)) return;
+    if (this.pending.has(id)) this.write(id, pattern, endpoint, packet);
+  }
+
+  private write(id: string, pattern: string, endpoint: string, packet: ReadPacket): void {
     const frame = toFrame(this.serializer.serialize(packet));
     if (!this.dealerWriter!.write([frame]))
       this.settle(id, { err: this.overloaded(pattern, endpoint) });
