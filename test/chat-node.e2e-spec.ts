@@ -161,6 +161,13 @@ describe('chat-node (real processes, real SQLite, real sockets)', () => {
           data: { ...good, sender: 'n0', id: 'n0:9', seq: 9, clock: { n0: 9 } },
         },
         { pattern: ReplicaEvents.message, data: { ...good, text: 'x'.repeat(5000) } },
+        { pattern: ReplicaEvents.messages, data: { messages: 'not an array' } },
+        { pattern: ReplicaEvents.messages, data: { messages: [] } },
+        { pattern: ReplicaEvents.messages, data: { messages: Array(65).fill(good) } },
+        {
+          pattern: ReplicaEvents.messages,
+          data: { messages: [{ ...good, sender: 'n0', id: 'n0:9', seq: 9, clock: { n0: 9 } }] },
+        },
         { pattern: ReplicaEvents.heartbeat, data: { from: 'n2', clock: { n0: -1 } } },
         { pattern: ReplicaEvents.heartbeat, data: { from: 'n1', clock: {} } },
       ];

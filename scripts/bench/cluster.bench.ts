@@ -33,6 +33,8 @@ const arg = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : undefined;
 };
+/** Extra node flags for the chat-node processes, e.g. BENCH_NODE_ARGS=--cpu-prof to profile them. */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const progress = (text: string) => process.stderr.write(`[bench:cluster] ${text}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -100,17 +102,21 @@ async function startCluster(): Promise<Cluster> {
   const base = 27_000 + Math.floor(Math.random() * 1000) * 10;
   const members = localMembers(NODES, base);
   const children = Array.from({ length: NODES }, (_, i) =>
-    spawn(process.execPath, [join(ROOT, 'dist/apps/chat-node/apps/chat-node/src/main.js')], {
-      env: {
-        ...process.env,
-        CHAT_NODE_ID: `n${i}`,
-        CHAT_MEMBERS: members,
-        DATA_DIR: dataDir,
-        CHAT_LINK_DELAY_MS: '0',
-        CHAT_LINK_JITTER_MS: '0',
+    spawn(
+      process.execPath,
+      [...NODE_ARGS, join(ROOT, 'dist/apps/chat-node/apps/chat-node/src/main.js')],
+      {
+        env: {
+          ...process.env,
+          CHAT_NODE_ID: `n${i}`,
+          CHAT_MEMBERS: members,
+          DATA_DIR: dataDir,
+          CHAT_LINK_DELAY_MS: '0',
+          CHAT_LINK_JITTER_MS: '0',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    }),
+    ),
   );
   const clients = Array.from(
     { length: NODES },

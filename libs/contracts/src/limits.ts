@@ -4,4 +4,6 @@ export const Limits = {
   authorMaxChars: 64,
   historyPageMax: 1_000,
   fetchBatchMax: 500,
+  /** Messages in one `replica.messages` event: 64 of the largest still fit a 1 MiB frame. */
+  replicaBatchMax: 64,
 } as const;

@@ -13,6 +13,8 @@ export const Requests = {
 /** Events between replicas; their topic prefix is `replica.`. */
 export const ReplicaEvents = {
   message: 'replica.message',
+  /** Several originations of one group commit, in seq order: `{ messages: [...] }`. */
+  messages: 'replica.messages',
   heartbeat: 'replica.heartbeat',
 } as const;
 export const REPLICA_TOPIC = 'replica.';

@@ -140,7 +140,30 @@ export class ReplicaController {
   @EventPattern(ReplicaEvents.message)
   onMessage(@Payload() body: unknown, @Ctx() context: ZmqContext): void {
     const origin = this.originPeer(context);
+    if (origin) this.acceptFrom(origin, body);
+  }
+
+  /** A group commit of the peer's originations: each one is checked and accepted on its own. */
+  @EventPattern(ReplicaEvents.messages)
+  onMessages(@Payload() body: unknown, @Ctx() context: ZmqContext): void {
+    const origin = this.originPeer(context);
     if (!origin) return;
+    const messages = (body as { messages?: unknown } | null)?.messages;
+    if (
+      !Array.isArray(messages) ||
+      messages.length === 0 ||
+      messages.length > Limits.replicaBatchMax
+    ) {
+      this.reject(
+        origin,
+        new InvalidReplicaMessageError('messages', `must be 1..${Limits.replicaBatchMax} messages`),
+      );
+      return;
+    }
+    for (const message of messages) this.acceptFrom(origin, message);
+  }
+
+  private acceptFrom(origin: string, body: unknown): void {
     let message;
     try {
       message = parseReplicaMessage(body, this.memberSet);

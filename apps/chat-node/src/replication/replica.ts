@@ -13,6 +13,7 @@ import {
   ClockJson,
   DeliveredEvent,
   HeldBackView,
+  Limits,
   NodeCounters,
   NodeEvents,
   ReplicaEvents,
@@ -279,10 +280,14 @@ export class Replica implements OnModuleDestroy {
         o.reject(new Error(`node ${this.nodeId}: storage failed: ${(error as Error).message}`));
       return;
     }
-    for (const o of originations) {
-      this.emit(ReplicaEvents.message, this.wire(o.message));
-      o.resolve(this.view(o.message, o.delivery));
+    // One event per group commit rather than per message: peers then decode, validate and
+    // store a burst in one go. Chunks stay under the frame limit.
+    for (let i = 0; i < originations.length; i += Limits.replicaBatchMax) {
+      const chunk = originations.slice(i, i + Limits.replicaBatchMax);
+      if (chunk.length === 1) this.emit(ReplicaEvents.message, this.wire(chunk[0].message));
+      else this.emit(ReplicaEvents.messages, { messages: chunk.map((o) => this.wire(o.message)) });
     }
+    for (const o of originations) o.resolve(this.view(o.message, o.delivery));
     if (announced.length > 0) {
       const delivered: DeliveredEvent = {
         nodeId: this.nodeId,
