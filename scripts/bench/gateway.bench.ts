@@ -19,6 +19,8 @@ const CONNECTIONS = 50;
 const SOCKET_RATE = 1000;
 const SOCKET_SECONDS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Extra node flags for the node and gateway processes, e.g. BENCH_NODE_ARGS=--cpu-prof. */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const progress = (text: string) => process.stderr.write(`[bench:gateway] ${text}\n`);
 
 interface Load {
@@ -78,23 +80,31 @@ async function main(): Promise<void> {
   const members = localMembers(3, base);
   const port = 38_000 + Math.floor(Math.random() * 1000);
   const children: ChildProcess[] = [0, 1, 2].map((i) =>
-    spawn(process.execPath, [join(ROOT, 'dist/apps/chat-node/apps/chat-node/src/main.js')], {
-      env: {
-        ...process.env,
-        CHAT_NODE_ID: `n${i}`,
-        CHAT_MEMBERS: members,
-        DATA_DIR: dataDir,
-        CHAT_LINK_DELAY_MS: '0',
-        CHAT_LINK_JITTER_MS: '0',
+    spawn(
+      process.execPath,
+      [...NODE_ARGS, join(ROOT, 'dist/apps/chat-node/apps/chat-node/src/main.js')],
+      {
+        env: {
+          ...process.env,
+          CHAT_NODE_ID: `n${i}`,
+          CHAT_MEMBERS: members,
+          DATA_DIR: dataDir,
+          CHAT_LINK_DELAY_MS: '0',
+          CHAT_LINK_JITTER_MS: '0',
+        },
+        stdio: 'ignore',
       },
-      stdio: 'ignore',
-    }),
+    ),
   );
   children.push(
-    spawn(process.execPath, [join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js')], {
-      env: { ...process.env, CHAT_MEMBERS: members, PORT: String(port), GATEWAY_RATE_LIMIT: '0' },
-      stdio: 'ignore',
-    }),
+    spawn(
+      process.execPath,
+      [...NODE_ARGS, join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js')],
+      {
+        env: { ...process.env, CHAT_MEMBERS: members, PORT: String(port), GATEWAY_RATE_LIMIT: '0' },
+        stdio: 'ignore',
+      },
+    ),
   );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/health`);

@@ -269,7 +269,7 @@ export class Replica implements OnModuleDestroy {
     this.originations = [];
     this.announced = [];
     try {
-      this.log.write(writes);
+      this.log.write(writes, originations.length > 0);
     } catch (error) {
       // Nothing of this batch is durable: fail its originations. Peers' messages in it will
       // be fetched again after a restart, which reloads state from the log.

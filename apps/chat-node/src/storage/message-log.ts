@@ -74,6 +74,9 @@ interface DeliveryRow extends MessageRow {
 export class MessageLog {
   readonly file: string;
   private readonly db: Database.Database;
+  /** The configured level, used for commits that acknowledge something. */
+  private readonly synchronous: 'full' | 'normal';
+  private currentSync: 'full' | 'normal';
   private readonly insertMessage: Database.Statement;
   private readonly insertDelivery: Database.Statement;
   private readonly insertEvent: Database.Statement;
@@ -89,6 +92,7 @@ export class MessageLog {
       this.db = new Database(this.file);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+      this.synchronous = this.currentSync = synchronous;
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS messages (
@@ -172,9 +176,28 @@ export class MessageLog {
     };
   }
 
-  /** Writes a batch in one transaction. */
-  write(writes: LogWrite[]): void {
-    if (writes.length > 0) this.writeBatch(writes);
+  /**
+   * Writes a batch in one transaction. `acknowledges` says whether the batch holds this
+   * node's own originations, which are answered once it returns: those commits wait for
+   * the disk at the configured level (FULL: fsync). A batch of peers' messages only is
+   * committed at NORMAL — in WAL mode it survives a crash of the process, and only a power
+   * loss could take its tail, which the peers still hold and anti-entropy fetches again.
+   * The WAL is one sequential file, so the next fsync makes every earlier commit durable
+   * too: an acknowledged message never depends on a delivery that could be lost.
+   */
+  write(writes: LogWrite[], acknowledges = true): void {
+    if (writes.length === 0) return;
+    const level = acknowledges ? this.synchronous : 'normal';
+    if (level !== this.currentSync) {
+      this.db.pragma(`synchronous = ${level.toUpperCase()}`);
+      this.currentSync = level;
+    }
+    this.writeBatch(writes);
+  }
+
+  /** The level SQLite will use for the next commit, as SQLite reports it (1 NORMAL, 2 FULL). */
+  syncLevel(): number {
+    return this.db.pragma('synchronous', { simple: true }) as number;
   }
 
   /** Messages `fromSeq..toSeq` of `sender` that this node has (for a peer's repair). */
