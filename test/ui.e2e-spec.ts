@@ -128,6 +128,30 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
     expect(await page.locator('.messages img').count()).toBe(0);
   });
 
+  it("draws the whole run from the nodes' logs: the slow link's arrow is the long one", async () => {
+    await page.locator('#mode-run').click();
+    expect(await page.locator('#mode-run').getAttribute('aria-pressed')).toBe('true');
+    const total = await messagesIn('n0').count();
+    await page.waitForFunction(
+      (n) => document.querySelector('#diagram-note')?.textContent?.startsWith(`All ${n} messages`),
+      total,
+    );
+    expect(await page.locator('#diagram circle.send').count()).toBe(total);
+    // "Lunch?" crossed n0 -> n2 over a 3 s link and n0 -> n1 over a 5-45 ms one.
+    const lunch = await messagesIn('n0').filter({ hasText: 'Lunch?' }).getAttribute('data-id');
+    const length = (node: string) =>
+      page
+        .locator(`#diagram line.arrow[data-id="${lunch}"][data-node="${node}"]`)
+        .evaluate((line) => Number(line.getAttribute('x2')) - Number(line.getAttribute('x1')));
+    expect(await length('n2')).toBeGreaterThan(3 * (await length('n1')));
+    // The reply this page saw held back at n2 keeps its bar in the finished run.
+    const yes = await messagesIn('n0').filter({ hasText: 'Yes!' }).getAttribute('data-id');
+    expect(
+      await page.locator(`#diagram line.holding[data-id="${yes}"][data-node="n2"]`).count(),
+    ).toBe(1);
+    await page.locator('.diagram-wrap').screenshot({ path: join(ARTIFACTS, '6-whole-run.png') });
+  });
+
   it('fits a phone-width screen and shows the consistency verdict with no console errors', async () => {
     await page.waitForFunction(() =>
       document.querySelector('#verdict')?.textContent?.includes('causal order holds'),
