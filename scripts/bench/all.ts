@@ -172,7 +172,8 @@ function main(): void {
 
 Written by \`npm run bench\` on ${new Date().toISOString()} — ${machine}. Every baseline was
 measured in the same run as the figure beside it. Peak RSS: causal ${n(c.rssMB)} MB
-(benchmark process), transport client ${n(t.rssMB)} MB, nodes ${n(k.rssMBMax)} MB.
+(benchmark process), transport client ${n(t.rssMB)} MB, nodes ${n(k.rssMBMax)} MB,
+gateway ${n(g.gatewayRssMB)} MB (bare NestJS app ${n(g.bareRssMB)} MB).
 
 ${table}
 

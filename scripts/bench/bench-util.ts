@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 
@@ -41,3 +42,26 @@ export function percentile(sorted: number[], p: number): number {
 
 export const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** Resident memory of a process, in MB, from /proc. */
+export function rssMB(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0; // the process is gone
+  }
+}
+
+/** Samples the peak RSS of processes every `everyMs` until the returned function is called. */
+export function watchPeakRss(pids: number[], everyMs = 250): () => number[] {
+  const peak = pids.map(() => 0);
+  const sample = () => pids.forEach((pid, i) => (peak[i] = Math.max(peak[i], rssMB(pid))));
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return () => {
+    clearInterval(timer);
+    sample();
+    return peak.map((mb) => Math.round(mb));
+  };
+}

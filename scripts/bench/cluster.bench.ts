@@ -7,7 +7,7 @@
  * that samples every node's RSS. The last line is one JSON object of the figures.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastValueFrom } from 'rxjs';
@@ -21,7 +21,7 @@ import {
   Requests,
 } from '@app/contracts';
 import { ZmqClient } from '@app/zmq-transport';
-import { fmt, percentile, ROOT, startScript, stop } from './bench-util';
+import { fmt, percentile, ROOT, rssMB, startScript, stop } from './bench-util';
 
 const NODES = 3;
 const THROUGHPUT_MESSAGES = 30_000;
@@ -37,11 +37,6 @@ const arg = (name: string) => {
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const progress = (text: string) => process.stderr.write(`[bench:cluster] ${text}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function rssMB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
 
 async function rawFanOut(): Promise<number> {
   const pub = new Publisher({ linger: 0, sendHighWaterMark: 0 });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { io } from 'socket.io-client';
 import { ChatMessage, localMembers } from '@app/contracts';
-import { fmt, percentile, ROOT, startScript, stop } from './bench-util';
+import { fmt, percentile, ROOT, startScript, stop, watchPeakRss } from './bench-util';
 
 const DURATION_S = 10;
 const CONNECTIONS = 50;
@@ -71,7 +71,9 @@ async function waitFor(url: string): Promise<void> {
 async function main(): Promise<void> {
   progress('bare NestJS app');
   const bare = await startScript('scripts/bench/bare-app.ts');
+  const bareRss = watchPeakRss([bare.child.pid!]);
   const bareLoad = await load(`http://127.0.0.1:${bare.line}`, () => '/nodes/n0/messages');
+  const [bareRssMB] = bareRss();
   await stop(bare.child);
 
   progress('three nodes + gateway');
@@ -108,6 +110,7 @@ async function main(): Promise<void> {
   );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/health`);
+  const gatewayRss = watchPeakRss([children[3].pid!]);
   const restLoad = await load(url, (i) => `/nodes/n${i % 3}/messages`);
 
   progress(`Socket.IO latency at ${SOCKET_RATE} msg/s`);
@@ -153,6 +156,7 @@ async function main(): Promise<void> {
   await Promise.all(posts);
   await sleep(1000);
   for (const socket of sockets) socket.close();
+  const [gatewayRssMB] = gatewayRss();
   await Promise.all(children.map(stop));
   rmSync(dataDir, { recursive: true, force: true });
   latencies.sort((a, b) => a - b);
@@ -173,6 +177,9 @@ async function main(): Promise<void> {
     `Socket.IO: POST -> delivered at all three subscribers, ${SOCKET_RATE} msg/s: p50 ${fmt(percentile(latencies, 50), 1)} ms, p99 ${fmt(percentile(latencies, 99), 1)} ms (${latencies.length} messages, ${failedPosts} failed POSTs)\n`,
   );
   process.stdout.write(
+    `peak RSS: gateway ${gatewayRssMB} MB (REST load + Socket.IO phase), bare app ${bareRssMB} MB\n`,
+  );
+  process.stdout.write(
     `${JSON.stringify({
       restPerSec: Math.round(restLoad.perSec),
       bareRestPerSec: Math.round(bareLoad.perSec),
@@ -183,6 +190,8 @@ async function main(): Promise<void> {
       socketP99ms: Number(percentile(latencies, 99).toFixed(2)),
       socketMessages: latencies.length,
       socketFailedPosts: failedPosts,
+      gatewayRssMB,
+      bareRssMB,
     })}\n`,
   );
 }
