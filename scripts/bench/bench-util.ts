@@ -65,3 +65,15 @@ export function watchPeakRss(pids: number[], everyMs = 250): () => number[] {
     return peak.map((mb) => Math.round(mb));
   };
 }
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc (0 once it is gone). */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in ticks
+  } catch {
+    return 0;
+  }
+}

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { io } from 'socket.io-client';
 import { ChatMessage, localMembers } from '@app/contracts';
-import { fmt, percentile, ROOT, startScript, stop, watchPeakRss } from './bench-util';
+import { cpuMs, fmt, percentile, ROOT, startScript, stop, watchPeakRss } from './bench-util';
 
 const DURATION_S = 10;
 const CONNECTIONS = 50;
@@ -111,7 +111,14 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/health`);
   const gatewayRss = watchPeakRss([children[3].pid!]);
+  const pids = [children[3].pid!, ...children.slice(0, 3).map((c) => c.pid!), process.pid];
+  const cpuBefore = pids.map(cpuMs);
   const restLoad = await load(url, (i) => `/nodes/n${i % 3}/messages`);
+  // Where the 2 cores went: CPU per answered request, by process.
+  const requests = restLoad.perSec * DURATION_S;
+  const cpuPerRequestUs = pids.map((pid, i) =>
+    Math.round(((cpuMs(pid) - cpuBefore[i]) * 1000) / Math.max(1, requests)),
+  );
 
   progress(`Socket.IO latency at ${SOCKET_RATE} msg/s`);
   await sleep(2000);
@@ -176,6 +183,10 @@ async function main(): Promise<void> {
   process.stdout.write(
     `Socket.IO: POST -> delivered at all three subscribers, ${SOCKET_RATE} msg/s: p50 ${fmt(percentile(latencies, 50), 1)} ms, p99 ${fmt(percentile(latencies, 99), 1)} ms (${latencies.length} messages, ${failedPosts} failed POSTs)\n`,
   );
+  const [gatewayCpu, n0Cpu, n1Cpu, n2Cpu, loadCpu] = cpuPerRequestUs;
+  process.stdout.write(
+    `CPU per REST request: gateway ${gatewayCpu} µs, nodes ${n0Cpu}/${n1Cpu}/${n2Cpu} µs, load generator ${loadCpu} µs\n`,
+  );
   process.stdout.write(
     `peak RSS: gateway ${gatewayRssMB} MB (REST load + Socket.IO phase), bare app ${bareRssMB} MB\n`,
   );
@@ -192,6 +203,7 @@ async function main(): Promise<void> {
       socketFailedPosts: failedPosts,
       gatewayRssMB,
       bareRssMB,
+      cpuPerRequestUs: { gateway: gatewayCpu, nodes: [n0Cpu, n1Cpu, n2Cpu], load: loadCpu },
     })}\n`,
   );
 }

@@ -53,7 +53,28 @@ export class TestCluster {
       ...options.env,
     });
     await Promise.all(cluster.ids.map((id) => cluster.startNode(id)));
+    await cluster.waitForMesh();
     return cluster;
+  }
+
+  /**
+   * Waits until every node has heard a heartbeat from every other started node: its SUB
+   * sockets are connected, so a message published from now on reaches it live. (PUB/SUB
+   * drops what is published before a subscriber joins; the nodes repair that, but a test
+   * that slows repair down on purpose must not start before the mesh is up.)
+   */
+  async waitForMesh(ms = 15_000): Promise<void> {
+    const started = new Set(this.ids);
+    await this.waitUntil(
+      async () => {
+        const states = await Promise.all(this.ids.map((id) => this.tryState(id)));
+        return states.every(
+          (s) => s !== undefined && s.peers.every((p) => !started.has(p.id) || p.reachable),
+        );
+      },
+      ms,
+      'every node to hear every peer',
+    );
   }
 
   rpc(id: string): string {
