@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VectorClock } from '@app/causal';
@@ -56,5 +57,37 @@ describe('MessageLog', () => {
     expect(restored.lastIndex).toBe(3);
     expect(reopened.history(0, 10).map((d) => d.message.id)).toEqual(['n1:1', 'n1:2', 'n0:1']);
     reopened.close();
+  });
+
+  it('keeps trace events in order, one row per commit, and resumes the trace clock', () => {
+    const log = new MessageLog(dir, 'n0', 'full');
+    log.write([delivery(1, 'n0', 1), delivery(2, 'n0', 2)], true);
+    log.write([{ events: [{ clock: { n0: 3, n1: 1 }, kind: 'receive', detail: 'n1:1' }] }], false);
+    log.close();
+    const reopened = new MessageLog(dir, 'n0', 'full');
+    expect(reopened.events().map((e) => `${e.kind} ${e.detail} ${e.clock.n0}`)).toEqual([
+      'deliver n0:1 1',
+      'deliver n0:2 2',
+      'receive n1:1 3',
+    ]);
+    expect(reopened.restore().trace).toEqual({ n0: 3, n1: 1 });
+    reopened.close();
+    const db = new Database(join(dir, 'n0.sqlite'));
+    expect(db.prepare('SELECT COUNT(*) AS n FROM trace').get()).toEqual({ n: 2 });
+    db.close();
+  });
+
+  it('reads the trace of a data file written one event per row', () => {
+    new MessageLog(dir, 'n0', 'full').close();
+    const db = new Database(join(dir, 'n0.sqlite'));
+    db.prepare(`INSERT INTO events (clock, kind, detail) VALUES (?, 'send', 'n0:1 "old"')`).run(
+      JSON.stringify({ n0: 1 }),
+    );
+    db.close();
+    const log = new MessageLog(dir, 'n0', 'full');
+    expect(log.restore().trace).toEqual({ n0: 1 });
+    log.write([{ events: [{ clock: { n0: 2 }, kind: 'deliver', detail: 'n0:1' }] }], true);
+    expect(log.events().map((e) => e.clock.n0)).toEqual([1, 2]);
+    log.close();
   });
 });
