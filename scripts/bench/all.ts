@@ -139,8 +139,8 @@ function main(): void {
     ],
     [
       `cluster: soak ${soakSeconds} s at 500 msg/s`,
-      `RSS growth ≤ ${n(growth)} MB, buffers empty`,
-      `start ${k.soak?.rssStartMB.join('/')} MB`,
+      `RSS ${k.soak?.rssStartMB.join('/')} → ${k.soak?.rssEndMB.join('/')} MB (largest growth ${n(growth)} MB), buffers empty`,
+      '—',
       '—',
       `≤ ${SOAK_RSS_BOUND_MB} MB`,
       verdict(growth <= SOAK_RSS_BOUND_MB),
