@@ -56,7 +56,7 @@ export class NodeModule {
             members: c.members.map((m) => m.id),
             capacity: c.bufferCapacity,
             maxAhead: c.maxAhead,
-            initial: log.restore().clock,
+            initial: log.restored.clock,
           }),
         }),
       ],

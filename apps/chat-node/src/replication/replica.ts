@@ -92,7 +92,7 @@ export class Replica implements OnModuleDestroy {
     @Inject(PUBLISHER) private readonly publisher: ZmqClient,
   ) {
     this.members = config.members.map((m) => m.id);
-    const restored = log.restore();
+    const restored = log.restored;
     this.lastIndex = restored.lastIndex;
     this.trace = new EventTrace(config.nodeId, restored.trace);
   }

@@ -52,7 +52,7 @@ describe('MessageLog', () => {
     log.write([delivery(3, 'n0', 1)], true);
     log.close();
     const reopened = new MessageLog(dir, 'n0', 'full');
-    const restored = reopened.restore();
+    const restored = reopened.restored;
     expect(restored.clock.toJSON()).toEqual({ n0: 1, n1: 2 });
     expect(restored.lastIndex).toBe(3);
     expect(reopened.history(0, 10).map((d) => d.message.id)).toEqual(['n1:1', 'n1:2', 'n0:1']);
@@ -70,7 +70,7 @@ describe('MessageLog', () => {
       'deliver n0:2 2',
       'receive n1:1 3',
     ]);
-    expect(reopened.restore().trace).toEqual({ n0: 3, n1: 1 });
+    expect(reopened.restored.trace).toEqual({ n0: 3, n1: 1 });
     reopened.close();
     const db = new Database(join(dir, 'n0.sqlite'));
     expect(db.prepare('SELECT COUNT(*) AS n FROM trace').get()).toEqual({ n: 2 });
@@ -85,7 +85,7 @@ describe('MessageLog', () => {
     );
     db.close();
     const log = new MessageLog(dir, 'n0', 'full');
-    expect(log.restore().trace).toEqual({ n0: 1 });
+    expect(log.restored.trace).toEqual({ n0: 1 });
     log.write([{ events: [{ clock: { n0: 2 }, kind: 'deliver', detail: 'n0:1' }] }], true);
     expect(log.events().map((e) => e.clock.n0)).toEqual([1, 2]);
     log.close();

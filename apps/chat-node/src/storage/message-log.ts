@@ -73,6 +73,8 @@ interface DeliveryRow extends MessageRow {
  */
 export class MessageLog {
   readonly file: string;
+  /** What the file held when it was opened (read once): where a restarting node resumes. */
+  readonly restored: Restored;
   private readonly db: Database.Database;
   /** The configured level, used for commits that acknowledge something. */
   private readonly synchronous: 'full' | 'normal';
@@ -161,9 +163,10 @@ export class MessageLog {
       }
       if (events.length > 0) this.insertTrace.run(JSON.stringify(events));
     });
+    this.restored = this.readState();
   }
 
-  restore(): Restored {
+  private readState(): Restored {
     const rows = this.db
       .prepare<[], { sender: string; seq: number }>(
         `SELECT sender, MAX(seq) AS seq FROM deliveries GROUP BY sender`,
