@@ -161,6 +161,14 @@ function main(): void {
       'p99 < 20 ms',
       verdict(g.socketP99ms < 20),
     ],
+    [
+      `gateway: Socket.IO POST → delivered ×3, ${n(g.sustainedRate)} msg/s (sustainable here)`,
+      `p50 ${n(g.sustainedSocketP50ms, 1)} ms, p99 ${n(g.sustainedSocketP99ms, 1)} ms`,
+      '—',
+      '—',
+      'for reference',
+      '—',
+    ],
   ];
   const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const table = [

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '..', '..');
 
@@ -76,4 +76,43 @@ export function cpuMs(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Extra node flags for the processes a bench starts, e.g. BENCH_NODE_ARGS=--cpu-prof. */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+/** Starts one compiled chat-node process (link simulation off) of a bench cluster. */
+export function spawnNode(
+  id: string,
+  members: string,
+  dataDir: string,
+  stdio: 'ignore' | 'inherit-errors' = 'ignore',
+): ChildProcess {
+  return spawn(
+    process.execPath,
+    [...NODE_ARGS, join(ROOT, 'dist/apps/chat-node/apps/chat-node/src/main.js')],
+    {
+      env: {
+        ...process.env,
+        CHAT_NODE_ID: id,
+        CHAT_MEMBERS: members,
+        DATA_DIR: dataDir,
+        CHAT_LINK_DELAY_MS: '0',
+        CHAT_LINK_JITTER_MS: '0',
+      },
+      stdio: stdio === 'ignore' ? 'ignore' : ['ignore', 'ignore', 'inherit'],
+    },
+  );
+}
+
+/** Starts the compiled gateway on `port`, rate limiting off. */
+export function spawnGateway(members: string, port: number): ChildProcess {
+  return spawn(
+    process.execPath,
+    [...NODE_ARGS, join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js')],
+    {
+      env: { ...process.env, CHAT_MEMBERS: members, PORT: String(port), GATEWAY_RATE_LIMIT: '0' },
+      stdio: 'ignore',
+    },
+  );
 }

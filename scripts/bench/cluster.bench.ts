@@ -6,7 +6,7 @@
  * processes measured in the same run. `--soak SECONDS` adds a long run at a moderate rate
  * that samples every node's RSS. The last line is one JSON object of the figures.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import {
   Requests,
 } from '@app/contracts';
 import { ZmqClient } from '@app/zmq-transport';
-import { fmt, percentile, ROOT, rssMB, startScript, stop } from './bench-util';
+import { fmt, percentile, rssMB, spawnNode, startScript, stop } from './bench-util';
 
 const NODES = 3;
 const THROUGHPUT_MESSAGES = 30_000;
@@ -33,8 +33,6 @@ const arg = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : undefined;
 };
-/** Extra node flags for the chat-node processes, e.g. BENCH_NODE_ARGS=--cpu-prof to profile them. */
-const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const progress = (text: string) => process.stderr.write(`[bench:cluster] ${text}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -97,21 +95,7 @@ async function startCluster(): Promise<Cluster> {
   const base = 27_000 + Math.floor(Math.random() * 1000) * 10;
   const members = localMembers(NODES, base);
   const children = Array.from({ length: NODES }, (_, i) =>
-    spawn(
-      process.execPath,
-      [...NODE_ARGS, join(ROOT, 'dist/apps/chat-node/apps/chat-node/src/main.js')],
-      {
-        env: {
-          ...process.env,
-          CHAT_NODE_ID: `n${i}`,
-          CHAT_MEMBERS: members,
-          DATA_DIR: dataDir,
-          CHAT_LINK_DELAY_MS: '0',
-          CHAT_LINK_JITTER_MS: '0',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    ),
+    spawnNode(`n${i}`, members, dataDir, 'inherit-errors'),
   );
   const clients = Array.from(
     { length: NODES },

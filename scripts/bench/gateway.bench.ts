@@ -5,22 +5,31 @@
  * fixed rate and time until subscribers of all three nodes have the `delivered` event.
  * The last line is one JSON object of the figures.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { io } from 'socket.io-client';
+import { io, Socket } from 'socket.io-client';
 import { ChatMessage, localMembers } from '@app/contracts';
-import { cpuMs, fmt, percentile, ROOT, startScript, stop, watchPeakRss } from './bench-util';
+import {
+  cpuMs,
+  fmt,
+  percentile,
+  spawnGateway,
+  spawnNode,
+  startScript,
+  stop,
+  watchPeakRss,
+} from './bench-util';
 
 const DURATION_S = 10;
 const CONNECTIONS = 50;
 const SOCKET_RATE = 1000;
 const SOCKET_SECONDS = 5;
+/** A rate this 2-core machine sustains, to show latency when nothing queues. */
+const SUSTAINED_RATE = 250;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Extra node flags for the node and gateway processes, e.g. BENCH_NODE_ARGS=--cpu-prof. */
-const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const progress = (text: string) => process.stderr.write(`[bench:gateway] ${text}\n`);
 
 interface Load {
@@ -68,85 +77,38 @@ async function waitFor(url: string): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-async function main(): Promise<void> {
-  progress('bare NestJS app');
-  const bare = await startScript('scripts/bench/bare-app.ts');
-  const bareRss = watchPeakRss([bare.child.pid!]);
-  const bareLoad = await load(`http://127.0.0.1:${bare.line}`, () => '/nodes/n0/messages');
-  const [bareRssMB] = bareRss();
-  await stop(bare.child);
-
-  progress('three nodes + gateway');
-  const dataDir = mkdtempSync(join(tmpdir(), 'bench-gateway-'));
-  const base = 29_000 + Math.floor(Math.random() * 500) * 10;
-  const members = localMembers(3, base);
-  const port = 38_000 + Math.floor(Math.random() * 1000);
-  const children: ChildProcess[] = [0, 1, 2].map((i) =>
-    spawn(
-      process.execPath,
-      [...NODE_ARGS, join(ROOT, 'dist/apps/chat-node/apps/chat-node/src/main.js')],
-      {
-        env: {
-          ...process.env,
-          CHAT_NODE_ID: `n${i}`,
-          CHAT_MEMBERS: members,
-          DATA_DIR: dataDir,
-          CHAT_LINK_DELAY_MS: '0',
-          CHAT_LINK_JITTER_MS: '0',
-        },
-        stdio: 'ignore',
-      },
-    ),
-  );
-  children.push(
-    spawn(
-      process.execPath,
-      [...NODE_ARGS, join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js')],
-      {
-        env: { ...process.env, CHAT_MEMBERS: members, PORT: String(port), GATEWAY_RATE_LIMIT: '0' },
-        stdio: 'ignore',
-      },
-    ),
-  );
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/health`);
-  const gatewayRss = watchPeakRss([children[3].pid!]);
-  const pids = [children[3].pid!, ...children.slice(0, 3).map((c) => c.pid!), process.pid];
-  const cpuBefore = pids.map(cpuMs);
-  const restLoad = await load(url, (i) => `/nodes/n${i % 3}/messages`);
-  // Where the 2 cores went: CPU per answered request, by process.
-  const requests = restLoad.perSec * DURATION_S;
-  const cpuPerRequestUs = pids.map((pid, i) =>
-    Math.round(((cpuMs(pid) - cpuBefore[i]) * 1000) / Math.max(1, requests)),
-  );
-
-  progress(`Socket.IO latency at ${SOCKET_RATE} msg/s`);
-  await sleep(2000);
-  const sockets = [0, 1, 2].map((i) => io(`${url}/nodes/n${i}`, { transports: ['websocket'] }));
-  await Promise.all(sockets.map((s) => new Promise((r) => s.once('hello', r))));
+/**
+ * POSTs at a fixed rate round-robin over the nodes for SOCKET_SECONDS and measures, for each
+ * message, the time from its POST until Socket.IO subscribers of all three nodes had it.
+ */
+async function socketLatency(
+  url: string,
+  sockets: Socket[],
+  rate: number,
+  label: string,
+): Promise<{ latencies: number[]; failedPosts: number }> {
   const postedAt = new Map<string, number>();
   const seen = new Map<string, number>();
   const latencies: number[] = [];
-  for (const socket of sockets) {
-    socket.on('delivered', (m: ChatMessage) => {
-      const count = (seen.get(m.id) ?? 0) + 1;
-      seen.set(m.id, count);
-      const t0 = postedAt.get(m.id);
-      if (count === 3 && t0 !== undefined) latencies.push(performance.now() - t0);
-    });
-  }
+  const onDelivered = (m: ChatMessage) => {
+    const count = (seen.get(m.id) ?? 0) + 1;
+    seen.set(m.id, count);
+    const t0 = postedAt.get(m.id);
+    if (count === 3 && t0 !== undefined) latencies.push(performance.now() - t0);
+  };
+  for (const socket of sockets) socket.on('delivered', onDelivered);
   const start = performance.now();
   let failedPosts = 0;
   const posts: Promise<void>[] = [];
-  for (let i = 0; i < SOCKET_RATE * SOCKET_SECONDS; i++) {
-    const wait = start + (i * 1000) / SOCKET_RATE - performance.now();
+  for (let i = 0; i < rate * SOCKET_SECONDS; i++) {
+    const wait = start + (i * 1000) / rate - performance.now();
     if (wait > 1) await sleep(wait);
     const t0 = performance.now();
     posts.push(
       fetch(`${url}/nodes/n${i % 3}/messages`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ text: `live ${i}` }),
+        body: JSON.stringify({ text: `${label} ${i}` }),
       })
         .then((r) => r.json() as Promise<ChatMessage>)
         .then(
@@ -162,11 +124,50 @@ async function main(): Promise<void> {
   }
   await Promise.all(posts);
   await sleep(1000);
+  for (const socket of sockets) socket.off('delivered', onDelivered);
+  latencies.sort((a, b) => a - b);
+  return { latencies, failedPosts };
+}
+
+async function main(): Promise<void> {
+  progress('bare NestJS app');
+  const bare = await startScript('scripts/bench/bare-app.ts');
+  const bareRss = watchPeakRss([bare.child.pid!]);
+  const bareLoad = await load(`http://127.0.0.1:${bare.line}`, () => '/nodes/n0/messages');
+  const [bareRssMB] = bareRss();
+  await stop(bare.child);
+
+  progress('three nodes + gateway');
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-gateway-'));
+  const base = 29_000 + Math.floor(Math.random() * 500) * 10;
+  const members = localMembers(3, base);
+  const port = 38_000 + Math.floor(Math.random() * 1000);
+  const children: ChildProcess[] = [0, 1, 2].map((i) => spawnNode(`n${i}`, members, dataDir));
+  children.push(spawnGateway(members, port));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/health`);
+  const gatewayRss = watchPeakRss([children[3].pid!]);
+  const pids = [children[3].pid!, ...children.slice(0, 3).map((c) => c.pid!), process.pid];
+  const cpuBefore = pids.map(cpuMs);
+  const restLoad = await load(url, (i) => `/nodes/n${i % 3}/messages`);
+  // Where the 2 cores went: CPU per answered request, by process.
+  const requests = restLoad.perSec * DURATION_S;
+  const cpuPerRequestUs = pids.map((pid, i) =>
+    Math.round(((cpuMs(pid) - cpuBefore[i]) * 1000) / Math.max(1, requests)),
+  );
+
+  await sleep(2000);
+  const sockets = [0, 1, 2].map((i) => io(`${url}/nodes/n${i}`, { transports: ['websocket'] }));
+  await Promise.all(sockets.map((s) => new Promise((r) => s.once('hello', r))));
+  progress(`Socket.IO latency at ${SOCKET_RATE} msg/s`);
+  const { latencies, failedPosts } = await socketLatency(url, sockets, SOCKET_RATE, 'live');
+  await sleep(2000);
+  progress(`Socket.IO latency at ${SUSTAINED_RATE} msg/s`);
+  const sustained = await socketLatency(url, sockets, SUSTAINED_RATE, 'steady');
   for (const socket of sockets) socket.close();
   const [gatewayRssMB] = gatewayRss();
   await Promise.all(children.map(stop));
   rmSync(dataDir, { recursive: true, force: true });
-  latencies.sort((a, b) => a - b);
 
   const ratio = restLoad.perSec / bareLoad.perSec;
   const row = (name: string, l: Load) =>
@@ -182,6 +183,9 @@ async function main(): Promise<void> {
   );
   process.stdout.write(
     `Socket.IO: POST -> delivered at all three subscribers, ${SOCKET_RATE} msg/s: p50 ${fmt(percentile(latencies, 50), 1)} ms, p99 ${fmt(percentile(latencies, 99), 1)} ms (${latencies.length} messages, ${failedPosts} failed POSTs)\n`,
+  );
+  process.stdout.write(
+    `Socket.IO at a sustainable ${SUSTAINED_RATE} msg/s: p50 ${fmt(percentile(sustained.latencies, 50), 1)} ms, p99 ${fmt(percentile(sustained.latencies, 99), 1)} ms (${sustained.latencies.length} messages, ${sustained.failedPosts} failed POSTs)\n`,
   );
   const [gatewayCpu, n0Cpu, n1Cpu, n2Cpu, loadCpu] = cpuPerRequestUs;
   process.stdout.write(
@@ -201,6 +205,9 @@ async function main(): Promise<void> {
       socketP99ms: Number(percentile(latencies, 99).toFixed(2)),
       socketMessages: latencies.length,
       socketFailedPosts: failedPosts,
+      sustainedRate: SUSTAINED_RATE,
+      sustainedSocketP50ms: Number(percentile(sustained.latencies, 50).toFixed(2)),
+      sustainedSocketP99ms: Number(percentile(sustained.latencies, 99).toFixed(2)),
       gatewayRssMB,
       bareRssMB,
       cpuPerRequestUs: { gateway: gatewayCpu, nodes: [n0Cpu, n1Cpu, n2Cpu], load: loadCpu },
