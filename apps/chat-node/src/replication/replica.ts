@@ -13,7 +13,6 @@ import {
   ClockJson,
   DeliveredEvent,
   HeldBackView,
-  Limits,
   NodeCounters,
   NodeEvents,
   ReplicaEvents,
@@ -31,6 +30,7 @@ import {
   TraceEvent,
 } from '../storage/message-log';
 import { EventTrace } from '../trace/event-trace';
+import { replicaBatches } from './replica-batches';
 
 interface Origination {
   readonly resolve: (message: ChatMessage) => void;
@@ -281,11 +281,10 @@ export class Replica implements OnModuleDestroy {
       return;
     }
     // One event per group commit rather than per message: peers then decode, validate and
-    // store a burst in one go. Chunks stay under the frame limit.
-    for (let i = 0; i < originations.length; i += Limits.replicaBatchMax) {
-      const chunk = originations.slice(i, i + Limits.replicaBatchMax);
-      if (chunk.length === 1) this.emit(ReplicaEvents.message, this.wire(chunk[0].message));
-      else this.emit(ReplicaEvents.messages, { messages: chunk.map((o) => this.wire(o.message)) });
+    // store a burst in one go. Batches stay under the frame limit.
+    for (const batch of replicaBatches(originations.map((o) => this.wire(o.message)))) {
+      if (batch.length === 1) this.emit(ReplicaEvents.message, batch[0]);
+      else this.emit(ReplicaEvents.messages, { messages: batch });
     }
     for (const o of originations) o.resolve(this.view(o.message, o.delivery));
     if (announced.length > 0) {
