@@ -231,6 +231,20 @@ describe('gateway (gateway + three node processes on loopback)', () => {
     );
   });
 
+  it('sends the same security headers on the API, the UI and the docs', async () => {
+    for (const path of ['/nodes', '/', '/app.js', '/docs']) {
+      const { headers } = await request(url).get(path).expect(200);
+      expect(headers['content-security-policy']).toContain("script-src 'self'");
+      expect(headers['content-security-policy']).toContain("connect-src 'self' ws: wss:");
+      expect(headers['x-content-type-options']).toBe('nosniff');
+      expect(headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(headers['strict-transport-security']).toContain('max-age=');
+    }
+    // An error answer is covered too.
+    const missing = await request(url).get('/nodes/n9/state').expect(404);
+    expect(missing.headers['x-content-type-options']).toBe('nosniff');
+  });
+
   it('reports a killed node down and answers 503 for it quickly while the others keep working', async () => {
     await cluster.kill('n2');
     const started = Date.now();

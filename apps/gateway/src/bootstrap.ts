@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import helmet from '@fastify/helmet';
 import { LoggerService, LogLevel, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -11,6 +10,7 @@ import { ZmqServer } from '@app/zmq-transport';
 import { GatewayConfig } from './config/gateway.config';
 import { GatewayModule } from './gateway.module';
 import { Metrics } from './metrics/metrics';
+import { securityHeaders } from './security-headers';
 
 /** The bundled UI: apps/gateway/public, found from source or from dist. */
 export function publicDir(): string {
@@ -35,7 +35,7 @@ export async function startGateway(
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
-  await app.register(helmet, {
+  const security = securityHeaders({
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -46,6 +46,13 @@ export async function startGateway(
       },
     },
   });
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', (_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      reply.headers(security);
+      done();
+    });
   if (config.corsOrigin) app.enableCors({ origin: config.corsOrigin.split(',') });
 
   const metrics = app.get(Metrics);
