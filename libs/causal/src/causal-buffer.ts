@@ -88,7 +88,7 @@ export class InvalidCausalMessageError extends Error {
  * A held-back message. `cursor` is how far its clock has been checked (entries before it are
  * met, and local counts only grow); `next` links messages parked on the same local count.
  */
-interface Parked<M> {
+interface Parked<M extends CausalMessage> {
   readonly message: M;
   /** The lane of the message's sender, where it is held. */
   readonly lane: Lane<M>;
@@ -112,10 +112,10 @@ const MIN_RING = 16;
  * Slots at or below `delivered` are always empty, so a ring never needs clearing, and
  * everything is an array access: no hashing on the hot path.
  */
-class Lane<M> {
+class Lane<M extends CausalMessage> {
   delivered: number;
-  held: (Parked<M> | undefined)[] = new Array<Parked<M> | undefined>(MIN_RING).fill(undefined);
-  waiting: (Parked<M> | undefined)[] = new Array<Parked<M> | undefined>(MIN_RING).fill(undefined);
+  held = ring<Parked<M>>(MIN_RING);
+  waiting = ring<Parked<M>>(MIN_RING);
   mask = MIN_RING - 1;
   /** Held messages of this node: lets `pending()` and `missing()` skip empty lanes. */
   heldCount = 0;
@@ -130,6 +130,11 @@ class Lane<M> {
     return seq - this.delivered <= this.mask + 1 ? this.held[seq & this.mask] : undefined;
   }
 
+  /** True when this node's message `seq` is held here. */
+  holds(seq: number): boolean {
+    return this.heldAt(seq)?.message.seq === seq;
+  }
+
   /** Makes the rings wide enough to index `n`. */
   reach(n: number): void {
     const span = n - this.delivered;
@@ -137,8 +142,8 @@ class Lane<M> {
     let size = (this.mask + 1) * 2;
     while (size < span) size *= 2;
     const mask = size - 1;
-    const held = new Array<Parked<M> | undefined>(size).fill(undefined);
-    const waiting = new Array<Parked<M> | undefined>(size).fill(undefined);
+    const held = ring<Parked<M>>(size);
+    const waiting = ring<Parked<M>>(size);
     for (let k = this.delivered + 1; k <= this.delivered + this.mask + 1; k++) {
       held[k & mask] = this.held[k & this.mask];
       waiting[k & mask] = this.waiting[k & this.mask];
@@ -147,6 +152,10 @@ class Lane<M> {
     this.waiting = waiting;
     this.mask = mask;
   }
+}
+
+function ring<T>(size: number): (T | undefined)[] {
+  return new Array<T | undefined>(size).fill(undefined);
 }
 
 /**
@@ -210,7 +219,7 @@ export class CausalBuffer<M extends CausalMessage> {
   has(sender: string, seq: number): boolean {
     const lane = this.lanes.get(sender);
     if (!lane) return false;
-    return seq <= lane.delivered || lane.heldAt(seq)?.message.seq === seq;
+    return seq <= lane.delivered || lane.holds(seq);
   }
 
   /**
@@ -225,7 +234,7 @@ export class CausalBuffer<M extends CausalMessage> {
       throw new InvalidCausalMessageError('seq', `must equal clock[${sender}] and be >= 1`);
     }
     const lane = this.lane(sender);
-    if (seq <= lane.delivered || lane.heldAt(seq)?.message.seq === seq) {
+    if (seq <= lane.delivered || lane.holds(seq)) {
       this.stats.duplicates++;
       return NOTHING;
     }
@@ -286,12 +295,9 @@ export class CausalBuffer<M extends CausalMessage> {
     for (const [node, upTo] of needed) {
       const lane = this.lanes.get(node);
       let next = (lane?.delivered ?? 0) + 1;
-      for (
-        let seq = next;
-        lane && lane.heldCount > 0 && seq <= Math.min(upTo, lane.heldTop);
-        seq++
-      ) {
-        if (lane.held[seq & lane.mask] === undefined) continue;
+      const last = lane && lane.heldCount > 0 ? Math.min(upTo, lane.heldTop) : 0;
+      for (let seq = next; seq <= last; seq++) {
+        if (lane!.held[seq & lane!.mask] === undefined) continue;
         if (seq > next) gaps.push({ node, fromSeq: next, toSeq: seq - 1 });
         next = seq + 1;
       }
