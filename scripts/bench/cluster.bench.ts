@@ -21,7 +21,7 @@ import {
   Requests,
 } from '@app/contracts';
 import { ZmqClient } from '@app/zmq-transport';
-import { fmt, percentile, rssMB, spawnNode, startScript, stop } from './bench-util';
+import { fmt, percentile, rssMB, spawnNode, startScript, stop, watchPeakRss } from './bench-util';
 
 const NODES = 3;
 const THROUGHPUT_MESSAGES = 30_000;
@@ -116,7 +116,7 @@ async function startCluster(): Promise<Cluster> {
 
 const state = (c: ZmqClient) => lastValueFrom(c.send<NodeState>(Requests.state, {}));
 
-async function throughput(cluster: Cluster, rss: number[]): Promise<number> {
+async function throughput(cluster: Cluster): Promise<number> {
   const perNode = THROUGHPUT_MESSAGES / NODES;
   const start = Date.now();
   await Promise.all(
@@ -134,7 +134,6 @@ async function throughput(cluster: Cluster, rss: number[]): Promise<number> {
   );
   for (;;) {
     const states = await Promise.all(cluster.clients.map(state));
-    cluster.children.forEach((child, i) => (rss[i] = Math.max(rss[i], rssMB(child.pid!))));
     if (states.every((s) => s.lastIndex >= THROUGHPUT_MESSAGES)) break;
     await sleep(5);
   }
@@ -146,7 +145,6 @@ async function latency(
   cluster: Cluster,
   rate: number,
   seconds: number,
-  rss: number[],
 ): Promise<{ p50: number; p99: number; sent: number }> {
   const subs = cluster.members.split(',').map((entry) => {
     const port = Number(entry.split(':')[1]);
@@ -187,8 +185,6 @@ async function latency(
         if ((seen.get(m.id) ?? 0) >= NODES) latencies.push(performance.now() - t0);
       }),
     );
-    if (i % rate === 0)
-      cluster.children.forEach((child, k) => (rss[k] = Math.max(rss[k], rssMB(child.pid!))));
   }
   await Promise.all(pending);
   await sleep(1000);
@@ -203,16 +199,16 @@ async function main(): Promise<void> {
   const raw = await rawFanOut();
   progress('starting three nodes');
   const cluster = await startCluster();
-  const rss = [0, 0, 0];
+  const peakRss = watchPeakRss(cluster.children.map((c) => c.pid!));
   progress(`originating ${THROUGHPUT_MESSAGES} messages, ${IN_FLIGHT_PER_NODE} in flight per node`);
-  const deliveredPerSec = await throughput(cluster, rss);
+  const deliveredPerSec = await throughput(cluster);
   progress(`latency at ${LATENCY_RATE} msg/s for ${LATENCY_SECONDS} s`);
-  const lat = await latency(cluster, LATENCY_RATE, LATENCY_SECONDS, rss);
+  const lat = await latency(cluster, LATENCY_RATE, LATENCY_SECONDS);
   let soak: { seconds: number; rssStartMB: number[]; rssEndMB: number[] } | undefined;
   const soakSeconds = arg('soak');
   if (soakSeconds) {
     const rssStartMB = cluster.children.map((c) => Math.round(rssMB(c.pid!)));
-    await latency(cluster, 500, soakSeconds, rss);
+    await latency(cluster, 500, soakSeconds);
     const states = await Promise.all(cluster.clients.map(state));
     if (states.some((s) => s.buffered.length > 0))
       throw new Error('hold-back buffer not empty after soak');
@@ -222,6 +218,7 @@ async function main(): Promise<void> {
       rssEndMB: cluster.children.map((c) => Math.round(rssMB(c.pid!))),
     };
   }
+  const rss = peakRss();
   for (const client of cluster.clients) await client.close();
   await Promise.all(cluster.children.map(stop));
   rmSync(cluster.dataDir, { recursive: true, force: true });
