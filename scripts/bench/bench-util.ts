@@ -2,6 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
+import { Dealer } from 'zeromq';
+import { SocketWriter } from '@app/zmq-transport';
 
 export const ROOT = resolve(__dirname, '..', '..');
 
@@ -115,4 +117,60 @@ export function spawnGateway(members: string, port: number): ChildProcess {
       stdio: 'ignore',
     },
   );
+}
+
+/**
+ * A load generator's request socket: the wire packets ZmqClient sends (`{pattern, data, id}`
+ * on a DEALER, replies matched by id), without the Nest ClientProxy, rxjs and per-call timer
+ * around them. A bench that measures the nodes uses it so the generator, which shares the
+ * two cores, costs as little as it can; bench:transport measures ZmqClient itself.
+ */
+export class LeanRequester {
+  private readonly dealer = new Dealer({ linger: 0, sendHighWaterMark: 0 });
+  private readonly writer = new SocketWriter(this.dealer, (error) => this.failAll(error));
+  private readonly pending = new Map<
+    string,
+    { resolve: (response: unknown) => void; reject: (error: Error) => void }
+  >();
+  private next = 0;
+  private readonly loop: Promise<void>;
+
+  constructor(endpoint: string) {
+    this.dealer.connect(endpoint);
+    this.loop = this.readReplies();
+  }
+
+  request<T>(pattern: string, data: unknown): Promise<T> {
+    const id = String(++this.next);
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (response: unknown) => void, reject });
+      this.writer.write([JSON.stringify({ pattern, data, id })]);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.dealer.close();
+    await this.loop.catch(() => undefined);
+    this.failAll(new Error('closed'));
+  }
+
+  private failAll(error: unknown): void {
+    for (const { reject } of this.pending.values()) reject(error as Error);
+    this.pending.clear();
+  }
+
+  private async readReplies(): Promise<void> {
+    for await (const [frame] of this.dealer) {
+      const packet = JSON.parse(frame.toString()) as {
+        id: string;
+        response?: unknown;
+        err?: unknown;
+      };
+      const call = this.pending.get(packet.id);
+      if (!call) continue;
+      this.pending.delete(packet.id);
+      if (packet.err !== undefined) call.reject(new Error(JSON.stringify(packet.err)));
+      else call.resolve(packet.response);
+    }
+  }
 }

@@ -10,7 +10,6 @@ import { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lastValueFrom } from 'rxjs';
 import { Publisher, Subscriber } from 'zeromq';
 import {
   ChatMessage,
@@ -20,8 +19,17 @@ import {
   NodeState,
   Requests,
 } from '@app/contracts';
-import { ZmqClient } from '@app/zmq-transport';
-import { fmt, percentile, rssMB, spawnNode, startScript, stop, watchPeakRss } from './bench-util';
+import {
+  cpuMs,
+  fmt,
+  LeanRequester,
+  percentile,
+  rssMB,
+  spawnNode,
+  startScript,
+  stop,
+  watchPeakRss,
+} from './bench-util';
 
 const NODES = 3;
 const THROUGHPUT_MESSAGES = 30_000;
@@ -85,7 +93,7 @@ async function rawFanOut(): Promise<number> {
 
 interface Cluster {
   children: ChildProcess[];
-  clients: ZmqClient[];
+  clients: LeanRequester[];
   dataDir: string;
   members: string;
 }
@@ -99,25 +107,24 @@ async function startCluster(): Promise<Cluster> {
   );
   const clients = Array.from(
     { length: NODES },
-    (_, i) => new ZmqClient({ connect: `tcp://127.0.0.1:${base + 10 * i}`, timeoutMs: 30_000 }),
+    (_, i) => new LeanRequester(`tcp://127.0.0.1:${base + 10 * i}`),
   );
-  for (const client of clients) {
-    for (;;) {
-      try {
-        await lastValueFrom(client.send(Requests.state, {}));
-        break;
-      } catch {
-        await sleep(100);
-      }
-    }
-  }
+  // A DEALER queues requests until the node binds: the first answer means it is up.
+  await Promise.all(clients.map((client) => client.request(Requests.state, {})));
+  await sleep(1000); // every node hears the others' heartbeats before the clock starts
   return { children, clients, dataDir, members };
 }
 
-const state = (c: ZmqClient) => lastValueFrom(c.send<NodeState>(Requests.state, {}));
+const state = (c: LeanRequester) => c.request<NodeState>(Requests.state, {});
 
-async function throughput(cluster: Cluster): Promise<number> {
+/** Messages/s delivered at all nodes, and CPU µs per message of each node and of this driver. */
+async function throughput(
+  cluster: Cluster,
+): Promise<{ perSec: number; nodeCpuUs: number[]; driverCpuUs: number }> {
   const perNode = THROUGHPUT_MESSAGES / NODES;
+  const pids = cluster.children.map((c) => c.pid!);
+  const cpuBefore = pids.map(cpuMs);
+  const driverBefore = process.cpuUsage();
   const start = Date.now();
   await Promise.all(
     cluster.clients.map(async (client, n) => {
@@ -126,7 +133,7 @@ async function throughput(cluster: Cluster): Promise<number> {
         Array.from({ length: IN_FLIGHT_PER_NODE }, async () => {
           while (issued < perNode) {
             issued++;
-            await lastValueFrom(client.send(Requests.send, { text: `n${n} message ${issued}` }));
+            await client.request(Requests.send, { text: `n${n} message ${issued}` });
           }
         }),
       );
@@ -137,7 +144,14 @@ async function throughput(cluster: Cluster): Promise<number> {
     if (states.every((s) => s.lastIndex >= THROUGHPUT_MESSAGES)) break;
     await sleep(5);
   }
-  return THROUGHPUT_MESSAGES / ((Date.now() - start) / 1000);
+  const seconds = (Date.now() - start) / 1000;
+  const driver = process.cpuUsage(driverBefore);
+  const perMessage = (ms: number) => Math.round((ms * 1000) / THROUGHPUT_MESSAGES);
+  return {
+    perSec: THROUGHPUT_MESSAGES / seconds,
+    nodeCpuUs: pids.map((pid, i) => perMessage(cpuMs(pid) - cpuBefore[i])),
+    driverCpuUs: perMessage((driver.user + driver.system) / 1000),
+  };
 }
 
 /** Originate at a fixed rate round-robin over the nodes; time until the last node announces delivery. */
@@ -180,7 +194,7 @@ async function latency(
     const t0 = performance.now();
     const client = cluster.clients[i % NODES];
     pending.push(
-      lastValueFrom(client.send<ChatMessage>(Requests.send, { text: `paced ${i}` })).then((m) => {
+      client.request<ChatMessage>(Requests.send, { text: `paced ${i}` }).then((m) => {
         issuedAt.set(m.id, t0);
         if ((seen.get(m.id) ?? 0) >= NODES) latencies.push(performance.now() - t0);
       }),
@@ -201,7 +215,7 @@ async function main(): Promise<void> {
   const cluster = await startCluster();
   const peakRss = watchPeakRss(cluster.children.map((c) => c.pid!));
   progress(`originating ${THROUGHPUT_MESSAGES} messages, ${IN_FLIGHT_PER_NODE} in flight per node`);
-  const deliveredPerSec = await throughput(cluster);
+  const { perSec: deliveredPerSec, nodeCpuUs, driverCpuUs } = await throughput(cluster);
   progress(`latency at ${LATENCY_RATE} msg/s for ${LATENCY_SECONDS} s`);
   const lat = await latency(cluster, LATENCY_RATE, LATENCY_SECONDS);
   let soak: { seconds: number; rssStartMB: number[]; rssEndMB: number[] } | undefined;
@@ -234,13 +248,16 @@ async function main(): Promise<void> {
   process.stdout.write(
     `originate -> delivered everywhere at ${fmt(LATENCY_RATE)} msg/s: p50 ${fmt(lat.p50, 1)} ms, p99 ${fmt(lat.p99, 1)} ms (target p99 < 50)\n`,
   );
+  process.stdout.write(
+    `CPU per message during the throughput run: nodes ${nodeCpuUs.map((us) => `${us} µs`).join(', ')}; this load generator ${driverCpuUs} µs\n`,
+  );
   process.stdout.write(`peak RSS per node: ${rss.map((r) => `${fmt(r)} MB`).join(', ')}\n`);
   if (soak)
     process.stdout.write(
       `soak ${soak.seconds}s at 500 msg/s: RSS start ${soak.rssStartMB.join('/')} MB, end ${soak.rssEndMB.join('/')} MB\n`,
     );
   process.stdout.write(
-    `${JSON.stringify({ deliveredPerSec: Math.round(deliveredPerSec), rawPerSubscriberPerSec: Math.round(raw), ratio: Number(ratio.toFixed(3)), p50ms: Number(lat.p50.toFixed(2)), p99ms: Number(lat.p99.toFixed(2)), rssMBMax: Math.round(Math.max(...rss)), ...(soak ? { soak } : {}) })}\n`,
+    `${JSON.stringify({ deliveredPerSec: Math.round(deliveredPerSec), rawPerSubscriberPerSec: Math.round(raw), ratio: Number(ratio.toFixed(3)), p50ms: Number(lat.p50.toFixed(2)), p99ms: Number(lat.p99.toFixed(2)), rssMBMax: Math.round(Math.max(...rss)), nodeCpuUsPerMsg: nodeCpuUs, driverCpuUsPerMsg: driverCpuUs, ...(soak ? { soak } : {}) })}\n`,
   );
 }
 
