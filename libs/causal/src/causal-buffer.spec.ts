@@ -99,6 +99,21 @@ describe('CausalBuffer', () => {
     expect(buffer.size).toBe(0);
   });
 
+  it('measures maxAhead from the local counts, not from zero', () => {
+    const buffer = new CausalBuffer<Msg>({ capacity: 10, maxAhead: 100, nodeId: 'n1' });
+    for (let seq = 1; seq <= 150; seq++) buffer.receive(msg('n0', { n0: seq }));
+    // 160 > maxAhead, but only 10 ahead of the 150 delivered: held, not refused.
+    expect(buffer.receive(msg('n0', { n0: 160, n2: 50 }))).toEqual([]);
+    expect(buffer.size).toBe(1);
+    expect(() => buffer.receive(msg('n0', { n0: 251 }))).toThrow(
+      'node n1: clock entry n0=251 is more than 100 ahead of local 150',
+    );
+    expect(() => buffer.receive(msg('n0', { n0: 152, n2: 101 }))).toThrow(
+      /n2=101 is more than 100/,
+    );
+    expect(buffer.stats.tooFarAhead).toBe(2);
+  });
+
   it('rejects a message whose seq disagrees with its clock', () => {
     const buffer = new CausalBuffer<Msg>({ capacity: 10 });
     const bad = { sender: 'n0', seq: 2, clock: VectorClock.of({ n0: 1 }), text: '' };

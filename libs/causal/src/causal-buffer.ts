@@ -339,6 +339,11 @@ export class CausalBuffer<M extends CausalMessage> {
 
   private checkWindow(message: M): void {
     const { ids, counts } = message.clock;
+    // Local counts are never negative, so no entry can run further ahead than its own value:
+    // a clock whose entries are all within maxAhead needs no lookups at all.
+    let highest = 0;
+    for (let i = 0; i < counts.length; i++) if (counts[i] > highest) highest = counts[i];
+    if (highest <= this.maxAhead) return;
     for (let i = 0; i < ids.length; i++) {
       const local = this.delivered(ids[i]);
       if (counts[i] - local > this.maxAhead) {
