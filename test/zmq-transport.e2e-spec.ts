@@ -129,6 +129,32 @@ describe('ZeroMQ transport (real sockets on loopback)', () => {
     expect(client.pendingCount).toBe(0);
   });
 
+  it('answers packets that arrive together with replies that leave together', async () => {
+    const { app, endpoint } = await startServer();
+    track(app);
+    const raw = new Dealer({ linger: 0 });
+    cleanup.push(async () => raw.close());
+    raw.connect(endpoint);
+    const packets = Array.from({ length: 50 }, (_, i) =>
+      JSON.stringify({ pattern: 'sum', data: [i, 1], id: `r${i}` }),
+    );
+    await raw.send(packets); // one ZeroMQ message, fifty requests
+    const answers = new Map<string, unknown>();
+    let messages = 0;
+    while (answers.size < 50) {
+      const frames = await raw.receive();
+      messages++;
+      for (const frame of frames) {
+        const reply = JSON.parse(frame.toString()) as { id: string; response: unknown };
+        answers.set(reply.id, reply.response);
+      }
+    }
+    expect([...answers.keys()].sort()).toEqual(packets.map((_, i) => `r${i}`).sort());
+    expect(answers.get('r7')).toBe(8);
+    // The first reply leaves at once; the rest queued behind it and share a send.
+    expect(messages).toBeLessThanOrEqual(3);
+  });
+
   it('drops malformed, oversize and unknown-shape frames, counts them, and keeps serving', async () => {
     const { app, server, endpoint } = await startServer({ maxFrameBytes: 1024 });
     track(app);
@@ -139,9 +165,12 @@ describe('ZeroMQ transport (real sockets on loopback)', () => {
     await raw.send(Buffer.alloc(2048, 'x'));
     await raw.send(JSON.stringify({ hello: 'world' }));
     await raw.send(JSON.stringify({ pattern: 'sum', id: 42 }));
-    await raw.send(['two', 'frames']);
+    // Several packets in one message are handled one by one: the bad one is dropped alone.
+    await raw.send([JSON.stringify({ pattern: 'sum', data: [1, 2], id: 'a' }), 'not json']);
     await raw.send(JSON.stringify({ pattern: 'unknown-event', data: 1 }));
     await waitFor(() => Object.values(server.dropped).reduce((a, b) => a + b, 0) === 6);
+    const [answer] = await raw.receive();
+    expect(JSON.parse(answer.toString())).toMatchObject({ id: 'a', response: 3 });
     expect(server.dropped).toMatchObject({
       malformed: 2,
       oversize: 1,

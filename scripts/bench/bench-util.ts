@@ -153,7 +153,9 @@ export function spawnGateway(members: string, port: number): ChildProcess {
  */
 export class LeanRequester {
   private readonly dealer = new Dealer({ linger: 0, sendHighWaterMark: 0 });
-  private readonly writer = new SocketWriter(this.dealer, (error) => this.failAll(error));
+  private readonly writer = new SocketWriter(this.dealer, (error) => this.failAll(error), {
+    envelope: 0,
+  });
   private readonly pending = new Map<
     string,
     { resolve: (response: unknown) => void; reject: (error: Error) => void }
@@ -186,17 +188,19 @@ export class LeanRequester {
   }
 
   private async readReplies(): Promise<void> {
-    for await (const [frame] of this.dealer) {
-      const packet = JSON.parse(frame.toString()) as {
-        id: string;
-        response?: unknown;
-        err?: unknown;
-      };
-      const call = this.pending.get(packet.id);
-      if (!call) continue;
-      this.pending.delete(packet.id);
-      if (packet.err !== undefined) call.reject(new Error(JSON.stringify(packet.err)));
-      else call.resolve(packet.response);
+    for await (const frames of this.dealer) {
+      for (const frame of frames) {
+        const packet = JSON.parse(frame.toString()) as {
+          id: string;
+          response?: unknown;
+          err?: unknown;
+        };
+        const call = this.pending.get(packet.id);
+        if (!call) continue;
+        this.pending.delete(packet.id);
+        if (packet.err !== undefined) call.reject(new Error(JSON.stringify(packet.err)));
+        else call.resolve(packet.response);
+      }
     }
   }
 }

@@ -169,8 +169,11 @@ export class ZmqClient extends ClientProxy {
       });
       this.watchConnection(this.dealer);
       this.dealer.connect(this.options.connect);
-      this.dealerWriter = new SocketWriter(this.dealer, (error, frames) =>
-        this.failSend(error, frames),
+      // Requests that queue up behind a send leave as one message of several packets.
+      this.dealerWriter = new SocketWriter(
+        this.dealer,
+        (error, frames) => this.failSend(error, frames),
+        { envelope: 0 },
       );
       this.readLoop = this.readReplies(this.dealer);
     }
@@ -239,23 +242,28 @@ export class ZmqClient extends ClientProxy {
       this.settle(id, { err: this.overloaded(pattern, endpoint) });
   }
 
-  /** A send the socket refused (e.g. the connection dropped meanwhile): fail that call now. */
+  /** A send the socket refused (e.g. the connection dropped meanwhile): fail those calls now. */
   private failSend(error: unknown, frames: unknown[]): void {
     const endpoint = this.options.connect ?? '-';
-    try {
-      const packet = this.deserializer.deserialize(frames[0]) as { id?: string; pattern?: string };
-      if (packet.id) {
-        this.settle(packet.id, {
-          err: new ZmqRequestError(
-            'unreachable',
-            endpoint,
-            String(packet.pattern),
-            `send failed: ${String(error)}`,
-          ),
-        });
+    for (const frame of frames) {
+      try {
+        const packet = this.deserializer.deserialize(frame as Buffer | string) as {
+          id?: string;
+          pattern?: string;
+        };
+        if (packet.id) {
+          this.settle(packet.id, {
+            err: new ZmqRequestError(
+              'unreachable',
+              endpoint,
+              String(packet.pattern),
+              `send failed: ${String(error)}`,
+            ),
+          });
+        }
+      } catch {
+        this.logger.warn(`send to ${endpoint} failed: ${String(error)}`);
       }
-    } catch {
-      this.logger.warn(`send to ${endpoint} failed: ${String(error)}`);
     }
   }
 
@@ -266,16 +274,18 @@ export class ZmqClient extends ClientProxy {
   private async readReplies(dealer: Dealer): Promise<void> {
     try {
       for await (const frames of dealer) {
-        const payload = frames[frames.length - 1];
-        if (frames.length !== 1 || payload.length > this.maxFrameBytes) continue;
-        let packet: unknown;
-        try {
-          packet = this.deserializer.deserialize(payload);
-        } catch {
-          continue;
+        // One message may carry several replies (the server coalesces them): one per frame.
+        for (const payload of frames) {
+          if (payload.length > this.maxFrameBytes) continue;
+          let packet: unknown;
+          try {
+            packet = this.deserializer.deserialize(payload);
+          } catch {
+            continue;
+          }
+          if (!isRecord(packet) || typeof packet.id !== 'string') continue;
+          this.deliverReply(packet.id, packet as WritePacket);
         }
-        if (!isRecord(packet) || typeof packet.id !== 'string') continue;
-        this.deliverReply(packet.id, packet as WritePacket);
       }
     } catch (error) {
       if (!this.closed) this.logger.warn(`reply loop ended: ${String(error)}`);

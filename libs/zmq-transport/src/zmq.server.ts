@@ -71,7 +71,10 @@ export class ZmqServer
           maxMessageSize: this.maxFrameBytes * 4,
         });
         await this.router.bind(this.options.bind);
-        this.writer = new SocketWriter(this.router, (error) => this.fail(error));
+        // Replies to one client that queue up behind a send leave as one message.
+        this.writer = new SocketWriter(this.router, (error) => this.fail(error), {
+          envelope: 1,
+        });
         this.loops.push(this.readRouter(this.router));
       }
       for (const endpoint of this.options.subscribe ?? []) this.subscribeTo(endpoint);
@@ -156,12 +159,14 @@ export class ZmqServer
     try {
       for await (const frames of router) {
         if (this.closing) continue;
-        if (frames.length !== 2) {
-          this.drop('malformed', `expected [identity, payload], got ${frames.length} frames`);
+        if (frames.length < 2) {
+          this.drop('malformed', `expected [identity, packet, ...], got ${frames.length} frames`);
           continue;
         }
-        const [identity, payload] = frames;
-        this.handleFrame(payload, origin, identity);
+        // A client may send several packets in one message (see SocketWriter): each is a
+        // request or event of its own, checked and answered on its own.
+        const identity = frames[0];
+        for (let i = 1; i < frames.length; i++) this.handleFrame(frames[i], origin, identity);
       }
     } catch (error) {
       if (!this.closing) this.fail(error);
