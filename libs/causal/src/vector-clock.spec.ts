@@ -20,6 +20,26 @@ describe('VectorClock', () => {
     expect(merged.toJSON()).toEqual({ n0: 1, n1: 3 });
   });
 
+  it('sets one entry with `with`, keeping the rest, and drops it at zero', () => {
+    const a = VectorClock.of({ n2: 5, n0: 1 });
+    const b = a.with('n2', 6);
+    expect(b.toJSON()).toEqual({ n0: 1, n2: 6 });
+    expect(a.get('n2')).toBe(5);
+    expect(b.ids).toBe(a.ids); // a tick shares the id list
+    expect(a.with('n1', 2).toJSON()).toEqual({ n0: 1, n1: 2, n2: 5 });
+    expect(a.with('n2', 0).toJSON()).toEqual({ n0: 1 });
+  });
+
+  it('writes JSON with ids in sorted order, whatever order the entries came in', () => {
+    expect(JSON.stringify(VectorClock.of({ n2: 1, n0: 3, n1: 2 }))).toBe('{"n0":3,"n1":2,"n2":1}');
+    expect(JSON.stringify(VectorClock.of({ b: 1, a: 2 }).with('c', 3))).toBe('{"a":2,"b":1,"c":3}');
+    expect(VectorClock.of({ n1: 2, n0: 1 }).toRecord(['n0', 'n1', 'n2'])).toEqual({
+      n0: 1,
+      n1: 2,
+      n2: 0,
+    });
+  });
+
   it('merges entry-wise maximum', () => {
     const a = VectorClock.of({ n0: 3, n1: 1 });
     const b = VectorClock.of({ n0: 1, n1: 4, n2: 2 });

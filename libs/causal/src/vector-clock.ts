@@ -106,6 +106,13 @@ export class VectorClock {
 
   /** Returns a copy with `id` set to `value` (0 removes it). */
   with(id: string, value: number): VectorClock {
+    const at = this.ids.indexOf(id);
+    if (at >= 0 && value !== 0) {
+      // the common case, a tick: same ids (shared), one count changed
+      const counts = this.counts.slice();
+      counts[at] = value;
+      return new VectorClock(this.ids, counts);
+    }
     const entries = this.toMap();
     if (value === 0) entries.delete(id);
     else entries.set(id, value);
@@ -155,7 +162,8 @@ export class VectorClock {
   toRecord(members: readonly string[]): Record<string, number> {
     const record: Record<string, number> = {};
     for (const id of members) record[id] = this.get(id);
-    for (const [id, value] of this.nonZero()) if (!(id in record)) record[id] = value;
+    const { ids, counts } = this;
+    for (let i = 0; i < ids.length; i++) if (!(ids[i] in record)) record[ids[i]] = counts[i];
     return record;
   }
 
@@ -164,8 +172,19 @@ export class VectorClock {
     return members.map((id) => this.get(id));
   }
 
+  /** The non-zero entries, ids in sorted order (one canonical form per clock). */
   toJSON(): Record<string, number> {
-    return Object.fromEntries([...this.nonZero()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const { ids, counts } = this;
+    let sorted = true;
+    for (let i = 1; i < ids.length && sorted; i++) sorted = ids[i - 1] < ids[i];
+    const record: Record<string, number> = {};
+    if (sorted) {
+      for (let i = 0; i < ids.length; i++) record[ids[i]] = counts[i];
+      return record;
+    }
+    const order = ids.map((_, i) => i).sort((a, b) => (ids[a] < ids[b] ? -1 : 1));
+    for (const i of order) record[ids[i]] = counts[i];
+    return record;
   }
 
   toString(): string {

@@ -6,6 +6,7 @@ import {
   Server,
   WritePacket,
 } from '@nestjs/microservices';
+import { isObservable } from 'rxjs';
 import { Router, Subscriber } from 'zeromq';
 import { isRecord, JsonDeserializer, JsonSerializer, toFrame } from './zmq.codec';
 import { ZmqContext, ZmqOrigin } from './zmq.context';
@@ -259,8 +260,16 @@ export class ZmqServer
     await new Promise<void>((resolve) => {
       this.onProcessingStartHook(this.transportId, context, async () => {
         try {
-          const response$ = this.transformToObservable(await handler(packet.data, context));
-          this.send(response$, (data) => {
+          const result: unknown = await handler(packet.data, context);
+          if (!isObservable(result)) {
+            // A plain (awaited) result is one reply, exactly what Nest's send() would make of
+            // it, without building and subscribing an observable for each request.
+            reply({ response: result, isDisposed: true });
+            this.onProcessingEndHook?.(this.transportId, context);
+            resolve();
+            return;
+          }
+          this.send(result, (data) => {
             reply(data);
             if (data.isDisposed || data.err !== undefined) {
               this.onProcessingEndHook?.(this.transportId, context);

@@ -36,7 +36,8 @@ interface Origination {
   readonly resolve: (message: ChatMessage) => void;
   readonly reject: (error: Error) => void;
   readonly message: StoredMessage;
-  readonly delivery: Omit<Delivery, 'message'>;
+  /** The message as delivered here: the reply, and the same object the gateway is told. */
+  readonly delivered: ChatMessage;
 }
 
 /** A reply's cause has not reached this node in time. */
@@ -166,8 +167,9 @@ export class Replica implements OnModuleDestroy {
       throw new Error(`node ${this.nodeId}: own message ${message.id} was not deliverable`);
     this.counters.sent++;
     return new Promise((resolve, reject) => {
-      const delivery = this.recordDelivery(message, [sendEvent]);
-      this.originations.push({ resolve, reject, message, delivery });
+      // delivered here the moment it is sent
+      const delivered = this.recordDelivery(message, [sendEvent], message.sentAt);
+      this.originations.push({ resolve, reject, message, delivered });
     });
   }
 
@@ -227,8 +229,17 @@ export class Replica implements OnModuleDestroy {
   }
 
   /** A message as it travels to peers. */
-  wire(message: StoredMessage): ReplicaMessage {
-    return { ...this.view(message), trace: message.trace };
+  wire(message: StoredMessage, view: ChatMessage = this.view(message)): ReplicaMessage {
+    return {
+      id: view.id,
+      sender: view.sender,
+      seq: view.seq,
+      clock: view.clock,
+      text: view.text,
+      ...(view.author !== undefined ? { author: view.author } : {}),
+      sentAt: view.sentAt,
+      trace: message.trace,
+    };
   }
 
   onModuleDestroy(): void {
@@ -236,21 +247,26 @@ export class Replica implements OnModuleDestroy {
     this.closed = true;
   }
 
-  private recordDelivery(message: StoredMessage, before: TraceEvent[]): Omit<Delivery, 'message'> {
+  /** Queues the delivery for the next commit; returns the message as delivered here. */
+  private recordDelivery(
+    message: StoredMessage,
+    before: TraceEvent[],
+    deliveredAt = new Date().toISOString(),
+  ): ChatMessage {
     const index = ++this.lastIndex;
-    const deliveredAt = new Date().toISOString();
     const deliverEvent = this.trace.record('deliver', message.id);
     this.writes.push({
       delivery: { index, message, deliveredAt },
       events: [...before, deliverEvent],
     });
-    this.announced.push(this.view(message, { index, deliveredAt }));
+    const view = this.view(message, { index, deliveredAt });
+    this.announced.push(view);
     this.counters.delivered++;
     for (const waiter of this.deliveryWaiters) {
       if (waiter.sender === message.sender && waiter.seq <= message.seq) waiter.resolve();
     }
     this.scheduleFlush();
-    return { index, deliveredAt };
+    return view;
   }
 
   private scheduleFlush(): void {
@@ -282,11 +298,13 @@ export class Replica implements OnModuleDestroy {
     }
     // One event per group commit rather than per message: peers then decode, validate and
     // store a burst in one go. Batches stay under the frame limit.
-    for (const batch of replicaBatches(originations.map((o) => this.wire(o.message)))) {
+    for (const batch of replicaBatches(
+      originations.map((o) => this.wire(o.message, o.delivered)),
+    )) {
       if (batch.length === 1) this.emit(ReplicaEvents.message, batch[0]);
       else this.emit(ReplicaEvents.messages, { messages: batch });
     }
-    for (const o of originations) o.resolve(this.view(o.message, o.delivery));
+    for (const o of originations) o.resolve(o.delivered);
     if (announced.length > 0) {
       const delivered: DeliveredEvent = {
         nodeId: this.nodeId,
