@@ -90,4 +90,55 @@ describe('MessageLog', () => {
     expect(log.events().map((e) => e.clock.n0)).toEqual([1, 2]);
     log.close();
   });
+
+  it('carries a data file of the two-table layout over to one row per delivery', () => {
+    const file = join(dir, 'n0.sqlite');
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO meta VALUES ('node_id', 'n0');
+      CREATE TABLE messages (sender TEXT NOT NULL, seq INTEGER NOT NULL, clock TEXT NOT NULL,
+        text TEXT NOT NULL, author TEXT, sent_at TEXT NOT NULL, trace TEXT NOT NULL,
+        PRIMARY KEY (sender, seq)) WITHOUT ROWID;
+      CREATE TABLE deliveries (idx INTEGER PRIMARY KEY, sender TEXT NOT NULL,
+        seq INTEGER NOT NULL, delivered_at TEXT NOT NULL, UNIQUE (sender, seq));
+      INSERT INTO messages VALUES ('n1', 1, '{"n1":1}', 'first', NULL, '2026-11-25T10:00:00.000Z', '{"n1":1}');
+      INSERT INTO messages VALUES ('n0', 1, '{"n0":1,"n1":1}', 'reply', 'ada', '2026-11-25T10:00:02.000Z', '{"n0":3,"n1":1}');
+      INSERT INTO deliveries VALUES (1, 'n1', 1, '2026-11-25T10:00:01.000Z');
+      INSERT INTO deliveries VALUES (2, 'n0', 1, '2026-11-25T10:00:02.000Z');
+    `);
+    old.close();
+
+    const log = new MessageLog(dir, 'n0', 'full');
+    expect(log.restored.clock.toJSON()).toEqual({ n0: 1, n1: 1 });
+    expect(log.restored.lastIndex).toBe(2);
+    const history = log.history(0, 10);
+    expect(history.map((d) => [d.index, d.message.id, d.deliveredAt])).toEqual([
+      [1, 'n1:1', '2026-11-25T10:00:01.000Z'],
+      [2, 'n0:1', '2026-11-25T10:00:02.000Z'],
+    ]);
+    expect(history[1].message).toMatchObject({ text: 'reply', author: 'ada', trace: { n0: 3 } });
+    expect(log.range('n0', 1, 5, 10).map((m) => m.clock.toJSON())).toEqual([{ n0: 1, n1: 1 }]);
+    log.write([delivery(3, 'n1', 2)], false);
+    expect(log.history(2, 10).map((d) => d.message.id)).toEqual(['n1:2']);
+    log.close();
+
+    const db = new Database(file);
+    const tables = db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+      .all()
+      .map((row) => (row as { name: string }).name);
+    expect(tables).not.toContain('messages');
+    expect(tables).not.toContain('deliveries');
+    expect(db.prepare('SELECT COUNT(*) AS n FROM log').get()).toEqual({ n: 3 });
+    db.close();
+  });
+
+  it('refuses to deliver the same message twice', () => {
+    const log = new MessageLog(dir, 'n0', 'full');
+    log.write([delivery(1, 'n1', 1)], false);
+    expect(() => log.write([delivery(2, 'n1', 1)], false)).toThrow(/UNIQUE/);
+    expect(log.history(0, 10)).toHaveLength(1); // the failed batch left nothing behind
+    log.close();
+  });
 });

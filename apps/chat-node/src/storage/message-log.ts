@@ -70,6 +70,12 @@ interface DeliveryRow extends MessageRow {
  * The node's durable log in one SQLite file (WAL): every message it delivered, its delivery
  * order, and its event trace. A batch of writes is one transaction, so a group of
  * originations costs one fsync and a crash leaves either all of a batch or none of it.
+ *
+ * Layout: `log` holds one row per delivered message, keyed by delivery index (appends go to
+ * the right edge of the table's B-tree), with a unique index on (sender, seq) for repair
+ * lookups; `trace` holds one row of events per commit. Files written by earlier versions
+ * (a `messages` table plus a `deliveries` table) are carried over on open, in one
+ * transaction.
  */
 export class MessageLog {
   readonly file: string;
@@ -79,7 +85,6 @@ export class MessageLog {
   /** The configured level, used for commits that acknowledge something. */
   private readonly synchronous: 'full' | 'normal';
   private currentSync: 'full' | 'normal';
-  private readonly insertMessage: Database.Statement;
   private readonly insertDelivery: Database.Statement;
   private readonly insertTrace: Database.Statement;
   private readonly selectRange: Database.Statement;
@@ -98,13 +103,11 @@ export class MessageLog {
       this.synchronous = this.currentSync = synchronous;
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS messages (
-          sender TEXT NOT NULL, seq INTEGER NOT NULL, clock TEXT NOT NULL, text TEXT NOT NULL,
-          author TEXT, sent_at TEXT NOT NULL, trace TEXT NOT NULL,
-          PRIMARY KEY (sender, seq)) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS deliveries (
-          idx INTEGER PRIMARY KEY, sender TEXT NOT NULL, seq INTEGER NOT NULL, delivered_at TEXT NOT NULL,
-          UNIQUE (sender, seq));
+        CREATE TABLE IF NOT EXISTS log (
+          idx INTEGER PRIMARY KEY, sender TEXT NOT NULL, seq INTEGER NOT NULL,
+          clock TEXT NOT NULL, text TEXT NOT NULL, author TEXT, sent_at TEXT NOT NULL,
+          trace TEXT NOT NULL, delivered_at TEXT NOT NULL);
+        CREATE UNIQUE INDEX IF NOT EXISTS log_by_message ON log (sender, seq);
         CREATE TABLE IF NOT EXISTS events (
           idx INTEGER PRIMARY KEY AUTOINCREMENT, clock TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS trace (idx INTEGER PRIMARY KEY, events TEXT NOT NULL);
@@ -117,6 +120,7 @@ export class MessageLog {
       }
       if (!owner)
         this.db.prepare(`INSERT INTO meta (key, value) VALUES ('node_id', ?)`).run(nodeId);
+      this.carryOverTwoTableLayout();
     } catch (error) {
       if (error instanceof StorageError) throw error;
       throw new StorageError(
@@ -124,20 +128,15 @@ export class MessageLog {
         `cannot be opened (${(error as Error).message}); move it aside to start this node empty — it will catch up from its peers`,
       );
     }
-    this.insertMessage = this.db.prepare(
-      `INSERT OR IGNORE INTO messages (sender, seq, clock, text, author, sent_at, trace) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
     this.insertDelivery = this.db.prepare(
-      `INSERT INTO deliveries (idx, sender, seq, delivered_at) VALUES (?, ?, ?, ?)`,
+      `INSERT INTO log (idx, sender, seq, clock, text, author, sent_at, trace, delivered_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertTrace = this.db.prepare(`INSERT INTO trace (events) VALUES (?)`);
     this.selectRange = this.db.prepare(
-      `SELECT * FROM messages WHERE sender = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?`,
+      `SELECT * FROM log WHERE sender = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?`,
     );
-    this.selectHistory = this.db.prepare(
-      `SELECT d.idx, d.delivered_at, m.* FROM deliveries d JOIN messages m ON m.sender = d.sender AND m.seq = d.seq
-       WHERE d.idx > ? ORDER BY d.idx LIMIT ?`,
-    );
+    this.selectHistory = this.db.prepare(`SELECT * FROM log WHERE idx > ? ORDER BY idx LIMIT ?`);
     this.selectEvents = this.db.prepare(`SELECT clock, kind, detail FROM events ORDER BY idx`);
     this.selectTrace = this.db.prepare(`SELECT events FROM trace ORDER BY idx`);
     this.writeBatch = this.db.transaction((writes: LogWrite[]) => {
@@ -148,16 +147,17 @@ export class MessageLog {
         const delivery = write.delivery;
         if (delivery) {
           const m = delivery.message;
-          this.insertMessage.run(
+          this.insertDelivery.run(
+            delivery.index,
             m.sender,
             m.seq,
-            JSON.stringify(m.clock.toJSON()),
+            JSON.stringify(m.clock),
             m.text,
             m.author ?? null,
             m.sentAt,
             JSON.stringify(m.trace),
+            delivery.deliveredAt,
           );
-          this.insertDelivery.run(delivery.index, m.sender, m.seq, delivery.deliveredAt);
         }
         for (const event of write.events) events.push([event.clock, event.kind, event.detail]);
       }
@@ -166,15 +166,38 @@ export class MessageLog {
     this.restored = this.readState();
   }
 
+  /**
+   * Moves a file of the earlier layout (`messages` + `deliveries`, joined on every read)
+   * into `log`, all or nothing; a crash midway leaves the old tables as they were.
+   */
+  private carryOverTwoTableLayout(): void {
+    const tables = this.db
+      .prepare<[], { name: string }>(
+        `SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('messages', 'deliveries')`,
+      )
+      .all();
+    if (tables.length < 2) return;
+    this.db.transaction(() => {
+      this.db.exec(`
+        INSERT INTO log (idx, sender, seq, clock, text, author, sent_at, trace, delivered_at)
+          SELECT d.idx, m.sender, m.seq, m.clock, m.text, m.author, m.sent_at, m.trace, d.delivered_at
+          FROM deliveries d JOIN messages m ON m.sender = d.sender AND m.seq = d.seq
+          ORDER BY d.idx;
+        DROP TABLE deliveries;
+        DROP TABLE messages;
+      `);
+    })();
+  }
+
   private readState(): Restored {
     const rows = this.db
       .prepare<[], { sender: string; seq: number }>(
-        `SELECT sender, MAX(seq) AS seq FROM deliveries GROUP BY sender`,
+        `SELECT sender, MAX(seq) AS seq FROM log GROUP BY sender`,
       )
       .all();
     const lastIndex =
-      this.db.prepare<[], { idx: number | null }>(`SELECT MAX(idx) AS idx FROM deliveries`).get()
-        ?.idx ?? 0;
+      this.db.prepare<[], { idx: number | null }>(`SELECT MAX(idx) AS idx FROM log`).get()?.idx ??
+      0;
     return {
       clock: VectorClock.of(rows.map((row) => [row.sender, row.seq] as const)),
       lastIndex,
