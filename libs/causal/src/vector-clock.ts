@@ -68,7 +68,9 @@ export class VectorClock {
         `has ${keys.length} entries; the cluster has ${known.size} members`,
       );
     }
-    const entries = new Map<string, number>();
+    // An object's own keys are distinct, so the entries go straight into the two arrays.
+    const ids: string[] = [];
+    const counts: number[] = [];
     for (const key of keys) {
       // Only own, known ids: a "__proto__" or "constructor" key can never be a member
       // id because member ids are validated at start-up, so this also stops prototype games.
@@ -80,9 +82,12 @@ export class VectorClock {
           `must be a non-negative safe integer, got ${String(value)}`,
         );
       }
-      if (value !== 0) entries.set(key, value);
+      if (value !== 0) {
+        ids.push(key);
+        counts.push(value);
+      }
     }
-    return VectorClock.fromMap(entries);
+    return ids.length === 0 ? VectorClock.zero : new VectorClock(internIds(ids), counts);
   }
 
   get(id: string): number {

@@ -22,7 +22,9 @@ export class EventTrace {
   /** Records one local event, merging a received clock first when there is one. */
   record(kind: TraceKind, detail: string, received?: ClockJson): TraceEvent {
     if (received) {
-      for (const [id, value] of Object.entries(received)) {
+      // a validated clock record: plain object, own keys only
+      for (const id in received) {
+        const value = received[id];
         if (value > (this.clock[id] ?? 0)) this.clock[id] = value;
       }
     }
