@@ -1,5 +1,5 @@
 /**
- * npm run bench:node-cpu — where one chat-node's CPU goes, per message and per thread, with
+ * npm run bench:node-cpu [-- --in-flight N --batch N] — where one chat-node's CPU goes, per message and per thread, with
  * nothing else competing: one node of a three-member cluster (the peers are stand-ins),
  * (1) originating through its request socket, 64 in flight, as bench:cluster drives it;
  * (2) accepting a peer's messages as `replica.messages` frames of 32, as a group commit
@@ -13,9 +13,14 @@ import { Dealer, Publisher, Router } from 'zeromq';
 import { localMembers, NodeState, Requests, ReplicaEvents } from '@app/contracts';
 import { fmt, LeanRequester, spawnNode, stop, threadCpuMs } from './bench-util';
 
-const MESSAGES = 20_000;
-const IN_FLIGHT = 64;
-const BATCH = 32;
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+/** `-- --in-flight 1 --batch 1` shows the cost of a message that travels alone. */
+const MESSAGES = arg('messages', 20_000);
+const IN_FLIGHT = arg('in-flight', 64);
+const BATCH = arg('batch', 32);
 const SENDS = 20_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const progress = (text: string) => process.stderr.write(`[bench:node-cpu] ${text}\n`);
