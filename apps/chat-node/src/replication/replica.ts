@@ -40,6 +40,15 @@ interface Origination {
   readonly delivered: ChatMessage;
 }
 
+/** A committed batch, published once it is durable. */
+interface Committed {
+  readonly originations: Origination[];
+  readonly announced: ChatMessage[];
+  /** This node's clock right after the commit, announced with the batch. */
+  readonly clock: ClockJson;
+  failure?: Error;
+}
+
 /** A reply's cause has not reached this node in time. */
 export class NotYetDeliveredError extends Error {
   constructor(
@@ -85,6 +94,10 @@ export class Replica implements OnModuleDestroy {
   private announced: ChatMessage[] = [];
   private flushScheduled = false;
   private closed = false;
+  /** Settles once every batch committed so far has been published, in commit order. */
+  private published: Promise<void> = Promise.resolve();
+  /** Committed batches not yet published (waiting for the disk, or behind one that is). */
+  private waitingForDisk = 0;
 
   constructor(
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
@@ -242,9 +255,11 @@ export class Replica implements OnModuleDestroy {
     };
   }
 
-  onModuleDestroy(): void {
+  /** Commits what is pending and waits until every committed batch has been answered. */
+  async onModuleDestroy(): Promise<void> {
     this.flush();
     this.closed = true;
+    await this.published;
   }
 
   /** Queues the delivery for the next commit; returns the message as delivered here. */
@@ -285,7 +300,7 @@ export class Replica implements OnModuleDestroy {
     this.originations = [];
     this.announced = [];
     try {
-      this.log.write(writes, originations.length > 0);
+      this.log.write(writes);
     } catch (error) {
       // Nothing of this batch is durable: fail its originations. Peers' messages in it will
       // be fetched again after a restart, which reloads state from the log.
@@ -296,21 +311,48 @@ export class Replica implements OnModuleDestroy {
         o.reject(new Error(`node ${this.nodeId}: storage failed: ${(error as Error).message}`));
       return;
     }
+    const batch: Committed = { originations, announced, clock: this.clockJson() };
+    // Peers' messages only: nothing to acknowledge, announce now — unless an earlier batch
+    // still waits for the disk, because batches go out in commit order.
+    if (originations.length === 0 && this.waitingForDisk === 0) return this.publish(batch);
+    // The fsync starts now and runs on the thread pool; the node goes on working meanwhile.
+    const durable = originations.length > 0 ? this.log.durable() : undefined;
+    const previous = this.published;
+    this.waitingForDisk++;
+    this.published = (async () => {
+      await previous;
+      try {
+        await durable;
+      } catch (error) {
+        batch.failure = error as Error;
+      }
+      this.waitingForDisk--;
+      this.publish(batch);
+    })();
+  }
+
+  /**
+   * Answers a committed batch's originations, sends them to peers and announces its
+   * deliveries. Runs once the batch is on disk, in commit order.
+   */
+  private publish({ originations, announced, clock, failure }: Committed): void {
+    if (failure) {
+      // The commit went through but its fsync did not: nothing here may be acknowledged.
+      // The messages exist in this node's log, so peers still get them (anti-entropy).
+      this.logger.error(`node ${this.nodeId}: ${failure.message}`);
+      for (const o of originations)
+        o.reject(new Error(`node ${this.nodeId}: storage failed: ${failure.message}`));
+    } else {
+      for (const o of originations) o.resolve(o.delivered);
+    }
     // One event per group commit rather than per message: peers then decode, validate and
     // store a burst in one go. Batches stay under the frame limit.
-    for (const batch of replicaBatches(
-      originations.map((o) => this.wire(o.message, o.delivered)),
-    )) {
-      if (batch.length === 1) this.emit(ReplicaEvents.message, batch[0]);
-      else this.emit(ReplicaEvents.messages, { messages: batch });
+    for (const wire of replicaBatches(originations.map((o) => this.wire(o.message, o.delivered)))) {
+      if (wire.length === 1) this.emit(ReplicaEvents.message, wire[0]);
+      else this.emit(ReplicaEvents.messages, { messages: wire });
     }
-    for (const o of originations) o.resolve(o.delivered);
     if (announced.length > 0) {
-      const delivered: DeliveredEvent = {
-        nodeId: this.nodeId,
-        messages: announced,
-        clock: this.clockJson(),
-      };
+      const delivered: DeliveredEvent = { nodeId: this.nodeId, messages: announced, clock };
       this.emit(NodeEvents.delivered, delivered);
     }
   }

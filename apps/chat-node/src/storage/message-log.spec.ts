@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { fstatSync, fsync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VectorClock } from '@app/causal';
 import { LogWrite, MessageLog, StoredMessage } from './message-log';
-
-const FULL = 2;
-const NORMAL = 1;
 
 function delivery(index: number, sender: string, seq: number): LogWrite {
   const message: StoredMessage = {
@@ -29,27 +26,66 @@ describe('MessageLog', () => {
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'message-log-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('waits for the disk only for commits that acknowledge something', () => {
-    const log = new MessageLog(dir, 'n0', 'full');
-    expect(log.syncLevel()).toBe(FULL);
-    log.write([delivery(1, 'n1', 1)], false); // a peer's message: NORMAL is enough
-    expect(log.syncLevel()).toBe(NORMAL);
-    log.write([delivery(2, 'n0', 1)], true); // our own origination: back to FULL
-    expect(log.syncLevel()).toBe(FULL);
+  it('makes commits durable with an fsync of the WAL, off the event loop', async () => {
+    const synced: number[] = [];
+    const log = new MessageLog(dir, 'n0', 'full', (fd, done) =>
+      fsync(fd, (error) => {
+        synced.push(fd);
+        done(error);
+      }),
+    );
+    log.write([delivery(1, 'n0', 1)]);
+    await log.durable();
+    expect(log.fsyncs).toBe(1);
+    // the descriptor synced is the WAL's, where the commit went
+    expect(fstatSync(synced[0]).ino).toBe(statSync(join(dir, 'n0.sqlite-wal')).ino);
     log.close();
   });
 
-  it('never raises a configured NORMAL to FULL', () => {
-    const log = new MessageLog(dir, 'n0', 'normal');
-    log.write([delivery(1, 'n0', 1)], true);
-    expect(log.syncLevel()).toBe(NORMAL);
+  it('never resolves durable() with an fsync that began before the call', async () => {
+    const pending: ((error: NodeJS.ErrnoException | null) => void)[] = [];
+    const log = new MessageLog(dir, 'n0', 'full', (_fd, done) => pending.push(done));
+    log.write([delivery(1, 'n0', 1)]);
+    const first = log.durable(); // starts fsync #1
+    log.write([delivery(2, 'n0', 2)]);
+    let secondDone = false;
+    const second = log.durable().then(() => (secondDone = true));
+    const third = log.durable(); // shares the fsync queued for the second
+    expect(pending).toHaveLength(1);
+    pending.shift()!(null); // fsync #1 completes: it may have missed commit 2
+    await first;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(secondDone).toBe(false);
+    expect(pending).toHaveLength(1); // fsync #2 started, once for both callers
+    pending.shift()!(null);
+    await Promise.all([second, third]);
+    expect(log.fsyncs).toBe(2);
+    log.close();
+  });
+
+  it('reports a failed fsync as a storage error naming the file', async () => {
+    const log = new MessageLog(dir, 'n0', 'full', (_fd, done) =>
+      done(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })),
+    );
+    log.write([delivery(1, 'n0', 1)]);
+    await expect(log.durable()).rejects.toThrow(/n0\.sqlite: fsync failed: EIO/);
+    log.close();
+  });
+
+  it('does not wait for the disk when configured normal', async () => {
+    const log = new MessageLog(dir, 'n0', 'normal', () => {
+      throw new Error('no fsync expected');
+    });
+    log.write([delivery(1, 'n0', 1)]);
+    await log.durable();
+    expect(log.fsyncs).toBe(0);
     log.close();
   });
 
   it('keeps both kinds of commit across a reopen, in delivery order', () => {
     const log = new MessageLog(dir, 'n0', 'full');
-    log.write([delivery(1, 'n1', 1), delivery(2, 'n1', 2)], false);
-    log.write([delivery(3, 'n0', 1)], true);
+    log.write([delivery(1, 'n1', 1), delivery(2, 'n1', 2)]);
+    log.write([delivery(3, 'n0', 1)]);
     log.close();
     const reopened = new MessageLog(dir, 'n0', 'full');
     const restored = reopened.restored;
@@ -61,8 +97,8 @@ describe('MessageLog', () => {
 
   it('keeps trace events in order, one row per commit, and resumes the trace clock', () => {
     const log = new MessageLog(dir, 'n0', 'full');
-    log.write([delivery(1, 'n0', 1), delivery(2, 'n0', 2)], true);
-    log.write([{ events: [{ clock: { n0: 3, n1: 1 }, kind: 'receive', detail: 'n1:1' }] }], false);
+    log.write([delivery(1, 'n0', 1), delivery(2, 'n0', 2)]);
+    log.write([{ events: [{ clock: { n0: 3, n1: 1 }, kind: 'receive', detail: 'n1:1' }] }]);
     log.close();
     const reopened = new MessageLog(dir, 'n0', 'full');
     expect(reopened.events().map((e) => `${e.kind} ${e.detail} ${e.clock.n0}`)).toEqual([
@@ -86,7 +122,7 @@ describe('MessageLog', () => {
     db.close();
     const log = new MessageLog(dir, 'n0', 'full');
     expect(log.restored.trace).toEqual({ n0: 1 });
-    log.write([{ events: [{ clock: { n0: 2 }, kind: 'deliver', detail: 'n0:1' }] }], true);
+    log.write([{ events: [{ clock: { n0: 2 }, kind: 'deliver', detail: 'n0:1' }] }]);
     expect(log.events().map((e) => e.clock.n0)).toEqual([1, 2]);
     log.close();
   });
@@ -119,7 +155,7 @@ describe('MessageLog', () => {
     ]);
     expect(history[1].message).toMatchObject({ text: 'reply', author: 'ada', trace: { n0: 3 } });
     expect(log.range('n0', 1, 5, 10).map((m) => m.clock.toJSON())).toEqual([{ n0: 1, n1: 1 }]);
-    log.write([delivery(3, 'n1', 2)], false);
+    log.write([delivery(3, 'n1', 2)]);
     expect(log.history(2, 10).map((d) => d.message.id)).toEqual(['n1:2']);
     log.close();
 
@@ -136,8 +172,8 @@ describe('MessageLog', () => {
 
   it('refuses to deliver the same message twice', () => {
     const log = new MessageLog(dir, 'n0', 'full');
-    log.write([delivery(1, 'n1', 1)], false);
-    expect(() => log.write([delivery(2, 'n1', 1)], false)).toThrow(/UNIQUE/);
+    log.write([delivery(1, 'n1', 1)]);
+    expect(() => log.write([delivery(2, 'n1', 1)])).toThrow(/UNIQUE/);
     expect(log.history(0, 10)).toHaveLength(1); // the failed batch left nothing behind
     log.close();
   });

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, fsync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { VectorClock } from '@app/causal';
@@ -44,6 +44,9 @@ export interface Restored {
   readonly trace: ClockJson;
 }
 
+/** How a file descriptor is flushed to disk: `fs.fsync`'s shape. */
+export type SyncFile = (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
+
 export class StorageError extends Error {
   constructor(file: string, reason: string) {
     super(`data file ${file}: ${reason}`);
@@ -82,9 +85,13 @@ export class MessageLog {
   /** What the file held when it was opened (read once): where a restarting node resumes. */
   readonly restored: Restored;
   private readonly db: Database.Database;
-  /** The configured level, used for commits that acknowledge something. */
+  /** The configured durability: 'full' makes acknowledged commits wait for the disk. */
   private readonly synchronous: 'full' | 'normal';
-  private currentSync: 'full' | 'normal';
+  /** Completed fsyncs of the WAL (group commits share them). */
+  fsyncs = 0;
+  private walFd: number | undefined;
+  private syncInFlight: Promise<void> | undefined;
+  private syncQueued: Promise<void> | undefined;
   private readonly insertDelivery: Database.Statement;
   private readonly insertTrace: Database.Statement;
   private readonly selectRange: Database.Statement;
@@ -93,14 +100,24 @@ export class MessageLog {
   private readonly selectTrace: Database.Statement;
   private readonly writeBatch: (writes: LogWrite[]) => void;
 
-  constructor(dataDir: string, nodeId: string, synchronous: 'full' | 'normal' = 'full') {
+  /**
+   * @param syncFile how a file is flushed to disk (`fs.fsync`; a test can slow it down)
+   */
+  constructor(
+    dataDir: string,
+    nodeId: string,
+    synchronous: 'full' | 'normal' = 'full',
+    private readonly syncFile: SyncFile = fsync,
+  ) {
     mkdirSync(dataDir, { recursive: true });
     this.file = join(dataDir, `${nodeId}.sqlite`);
     try {
       this.db = new Database(this.file);
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
-      this.synchronous = this.currentSync = synchronous;
+      // SQLite itself never waits for the disk on commit (see durable()); at NORMAL it still
+      // syncs the WAL before a checkpoint and the database after one.
+      this.db.pragma('synchronous = NORMAL');
+      this.synchronous = synchronous;
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS log (
@@ -219,27 +236,73 @@ export class MessageLog {
   }
 
   /**
-   * Writes a batch in one transaction. `acknowledges` says whether the batch holds this
-   * node's own originations, which are answered once it returns: those commits wait for
-   * the disk at the configured level (FULL: fsync). A batch of peers' messages only is
-   * committed at NORMAL — in WAL mode it survives a crash of the process, and only a power
-   * loss could take its tail, which the peers still hold and anti-entropy fetches again.
-   * The WAL is one sequential file, so the next fsync makes every earlier commit durable
-   * too: an acknowledged message never depends on a delivery that could be lost.
+   * Writes a batch in one transaction. Once it returns the batch survives a crash of the
+   * process (the WAL is in the operating system's hands); `durable()` says when it also
+   * survives a power loss.
    */
-  write(writes: LogWrite[], acknowledges = true): void {
+  write(writes: LogWrite[]): void {
     if (writes.length === 0) return;
-    const level = acknowledges ? this.synchronous : 'normal';
-    if (level !== this.currentSync) {
-      this.db.pragma(`synchronous = ${level.toUpperCase()}`);
-      this.currentSync = level;
-    }
     this.writeBatch(writes);
   }
 
-  /** The level SQLite will use for the next commit, as SQLite reports it (1 NORMAL, 2 FULL). */
-  syncLevel(): number {
-    return this.db.pragma('synchronous', { simple: true }) as number;
+  /**
+   * Resolves once every commit made before the call is on disk: an fsync of the WAL that
+   * started after the call has completed (at `normal`, at once). This is what
+   * `synchronous=FULL` does inside COMMIT, moved off the event loop: the fsync runs on
+   * libuv's thread pool while the node goes on working, and the commits made while one
+   * fsync runs share the next one. The WAL is one sequential file, so that fsync also makes
+   * every earlier commit durable, peers' messages included.
+   */
+  durable(): Promise<void> {
+    if (this.synchronous === 'normal') return Promise.resolve();
+    // An fsync in flight may have started before the caller's commit: it needs the next one.
+    if (this.syncInFlight === undefined) return this.startSync();
+    this.syncQueued ??= this.syncInFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.syncQueued = undefined;
+        return this.syncInFlight ?? this.startSync();
+      });
+    return this.syncQueued;
+  }
+
+  private startSync(): Promise<void> {
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const run = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.syncInFlight = run;
+    let fd: number;
+    try {
+      fd = this.walDescriptor();
+    } catch (error) {
+      this.syncInFlight = undefined;
+      reject(new StorageError(this.file, `cannot open the WAL: ${(error as Error).message}`));
+      return run;
+    }
+    this.syncFile(fd, (error) => {
+      if (this.syncInFlight === run) this.syncInFlight = undefined;
+      if (error) reject(new StorageError(this.file, `fsync failed: ${error.message}`));
+      else {
+        this.fsyncs++;
+        resolve();
+      }
+    });
+    return run;
+  }
+
+  /** A descriptor of the WAL file, reopened if SQLite ever replaced the file. */
+  private walDescriptor(): number {
+    const path = `${this.file}-wal`;
+    if (this.walFd !== undefined && fstatSync(this.walFd).ino === statSync(path).ino) {
+      return this.walFd;
+    }
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    this.walFd = undefined;
+    this.walFd = openSync(path, 'r');
+    return this.walFd;
   }
 
   /** Messages `fromSeq..toSeq` of `sender` that this node has (for a peer's repair). */
@@ -277,6 +340,8 @@ export class MessageLog {
 
   close(): void {
     if (this.db.open) this.db.close();
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    this.walFd = undefined;
   }
 
   /** Nest calls this last, after the replica has flushed its final batch. */
