@@ -316,16 +316,20 @@ export class Replica implements OnModuleDestroy {
     // still waits for the disk, because batches go out in commit order.
     if (originations.length === 0 && this.waitingForDisk === 0) return this.publish(batch);
     // The fsync starts now and runs on the thread pool; the node goes on working meanwhile.
-    const durable = originations.length > 0 ? this.log.durable() : undefined;
+    // Its outcome is taken at once (as a value), so a failure while an earlier batch is
+    // still pending is never an unhandled rejection.
+    const durable =
+      originations.length > 0
+        ? this.log.durable().then(
+            () => undefined,
+            (error: Error) => error,
+          )
+        : undefined;
     const previous = this.published;
     this.waitingForDisk++;
     this.published = (async () => {
       await previous;
-      try {
-        await durable;
-      } catch (error) {
-        batch.failure = error as Error;
-      }
+      batch.failure = await durable;
       this.waitingForDisk--;
       this.publish(batch);
     })();

@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { of } from 'rxjs';
+import { CausalBuffer, VectorClock } from '@app/causal';
+import { ChatMessage, DeliveredEvent, NodeEvents, ReplicaEvents } from '@app/contracts';
+import type { ZmqClient } from '@app/zmq-transport';
+import type { NodeConfig } from '../config/node.config';
+import { MessageLog, StoredMessage } from '../storage/message-log';
+import { Replica } from './replica';
+
+type SyncDone = (error: NodeJS.ErrnoException | null) => void;
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+/** A replica on a real SQLite file whose fsyncs complete when the test says so. */
+function setup(dir: string) {
+  const fsyncs: SyncDone[] = [];
+  const log = new MessageLog(dir, 'n0', 'full', (_fd, done) => fsyncs.push(done));
+  const emitted: { pattern: string; data: unknown }[] = [];
+  const publisher = {
+    emit: (pattern: string, data: unknown) => {
+      emitted.push({ pattern, data });
+      return of(undefined);
+    },
+  } as unknown as ZmqClient;
+  const config = {
+    nodeId: 'n0',
+    members: [{ id: 'n0' }, { id: 'n1' }],
+    bufferCapacity: 100,
+  } as unknown as NodeConfig;
+  const buffer = new CausalBuffer<StoredMessage>({ capacity: 100, nodeId: 'n0' });
+  const replica = new Replica(config, buffer, log, publisher);
+  return { replica, log, fsyncs, emitted };
+}
+
+function fromPeer(seq: number): StoredMessage {
+  return {
+    id: `n1:${seq}`,
+    sender: 'n1',
+    seq,
+    clock: VectorClock.of({ n1: seq }),
+    text: `peer ${seq}`,
+    sentAt: '2026-11-25T12:00:00.000Z',
+    trace: { n1: seq },
+  };
+}
+
+describe('Replica: commits are answered once durable, in commit order', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'replica-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('answers, publishes and announces a batch only after its fsync, batches in order', async () => {
+    const { replica, log, fsyncs, emitted } = setup(dir);
+    const answered: string[] = [];
+    const first = replica.originate('one').then((m) => answered.push(m.id));
+    await turn(); // batch 1 committed, its fsync started
+    expect(fsyncs).toHaveLength(1);
+    const second = replica.originate('two').then((m) => answered.push(m.id));
+    await turn(); // batch 2 committed, its fsync queued behind the first
+    replica.accept(fromPeer(1));
+    await turn(); // batch 3: a peer's message only, yet it must wait behind batches 1 and 2
+    expect(answered).toEqual([]);
+    expect(emitted).toEqual([]);
+    expect(log.history(0, 10).map((d) => d.message.id)).toEqual(['n0:1', 'n0:2', 'n1:1']);
+
+    fsyncs.shift()!(null);
+    await first;
+    await turn();
+    expect(answered).toEqual(['n0:1']);
+    expect(emitted.map((e) => e.pattern)).toEqual([ReplicaEvents.message, NodeEvents.delivered]);
+    expect(fsyncs).toHaveLength(1); // the fsync for batch 2 started after batch 1's ended
+
+    fsyncs.shift()!(null);
+    await second;
+    await turn();
+    expect(answered).toEqual(['n0:1', 'n0:2']);
+    const announced = emitted
+      .filter((e) => e.pattern === NodeEvents.delivered)
+      .flatMap((e) => (e.data as DeliveredEvent).messages.map((m: ChatMessage) => m.index));
+    expect(announced).toEqual([1, 2, 3]); // the peer's batch went out last, as committed
+    await replica.onModuleDestroy();
+    log.close();
+  });
+
+  it('fails the replies of a batch whose fsync fails, and keeps serving', async () => {
+    const { replica, log, fsyncs } = setup(dir);
+    const first = replica.originate('one');
+    await turn();
+    const second = replica.originate('two').catch((error: Error) => error);
+    await turn();
+    fsyncs.shift()!(null);
+    await first;
+    await turn();
+    fsyncs.shift()!(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
+    const failure = await second;
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toMatch(/node n0: storage failed: .*fsync failed: EIO/);
+    const third = replica.originate('three');
+    await turn();
+    fsyncs.shift()!(null);
+    expect((await third).id).toBe('n0:3');
+    await replica.onModuleDestroy();
+    log.close();
+  });
+});
