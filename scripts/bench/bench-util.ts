@@ -68,13 +68,17 @@ export function watchPeakRss(pids: number[], everyMs = 250): () => number[] {
   };
 }
 
+/** User + system CPU ms in a /proc `stat` line (of a process or of one of its threads). */
+function statCpuMs(stat: string): number {
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in ticks
+}
+
 /** CPU time (user + system) a process has used so far, in ms, from /proc (0 once it is gone). */
 export function cpuMs(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in ticks
+    return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return 0;
   }
@@ -97,8 +101,7 @@ export function threadCpuMs(pid: number): Record<string, number> {
       const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
       const name =
         task === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[name] = (out[name] ?? 0) + ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+      out[name] = (out[name] ?? 0) + statCpuMs(stat);
     } catch {
       // the thread ended between the listing and the read
     }

@@ -43,9 +43,12 @@ export class VectorClock {
   }
 
   private static fromMap(entries: ReadonlyMap<string, number>): VectorClock {
-    return entries.size === 0
-      ? VectorClock.zero
-      : new VectorClock(internIds([...entries.keys()]), [...entries.values()]);
+    return VectorClock.fromArrays([...entries.keys()], [...entries.values()]);
+  }
+
+  /** Non-zero entries as two parallel arrays of distinct ids. */
+  private static fromArrays(ids: string[], counts: number[]): VectorClock {
+    return ids.length === 0 ? VectorClock.zero : new VectorClock(internIds(ids), counts);
   }
 
   /**
@@ -87,7 +90,7 @@ export class VectorClock {
         counts.push(value);
       }
     }
-    return ids.length === 0 ? VectorClock.zero : new VectorClock(internIds(ids), counts);
+    return VectorClock.fromArrays(ids, counts);
   }
 
   get(id: string): number {

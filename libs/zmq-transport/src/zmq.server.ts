@@ -258,6 +258,10 @@ export class ZmqServer
       return;
     }
     await new Promise<void>((resolve) => {
+      const finished = () => {
+        this.onProcessingEndHook?.(this.transportId, context);
+        resolve();
+      };
       this.onProcessingStartHook(this.transportId, context, async () => {
         try {
           const result: unknown = await handler(packet.data, context);
@@ -265,16 +269,12 @@ export class ZmqServer
             // A plain (awaited) result is one reply, exactly what Nest's send() would make of
             // it, without building and subscribing an observable for each request.
             reply({ response: result, isDisposed: true });
-            this.onProcessingEndHook?.(this.transportId, context);
-            resolve();
+            finished();
             return;
           }
           this.send(result, (data) => {
             reply(data);
-            if (data.isDisposed || data.err !== undefined) {
-              this.onProcessingEndHook?.(this.transportId, context);
-              resolve();
-            }
+            if (data.isDisposed || data.err !== undefined) finished();
           });
         } catch (error) {
           reply({ err: error instanceof Error ? error.message : error, isDisposed: true });

@@ -300,7 +300,6 @@ export class MessageLog {
       return this.walFd;
     }
     if (this.walFd !== undefined) closeSync(this.walFd);
-    this.walFd = undefined;
     this.walFd = openSync(path, 'r');
     return this.walFd;
   }
