@@ -42,6 +42,38 @@ describe('MessageLog', () => {
     log.close();
   });
 
+  it('keeps syncing the WAL that commits go to after SQLite checkpoints it', async () => {
+    const synced: number[] = [];
+    const log = new MessageLog(dir, 'n0', 'full', (fd, done) =>
+      fsync(fd, (error) => {
+        synced.push(fd);
+        done(error);
+      }),
+    );
+    const wal = join(dir, 'n0.sqlite-wal');
+    // ~3 pages per commit: well past the 1,000 pages at which SQLite checkpoints and the
+    // WAL starts again from its beginning
+    for (let i = 1; i <= 600; i++) log.write([delivery(i, 'n0', i)]);
+    await log.durable();
+    expect(statSync(wal).size).toBeLessThan(1_500 * 4_096); // it did start over
+    log.write([delivery(601, 'n0', 601)]);
+    await log.durable();
+    expect(fstatSync(synced[synced.length - 1]).ino).toBe(statSync(wal).ino);
+    log.close();
+  });
+
+  it('refuses a second user of its file with an error naming the file', () => {
+    const log = new MessageLog(dir, 'n0', 'full');
+    expect(() => new MessageLog(dir, 'n0', 'full', fsync, 20)).toThrow(
+      /n0\.sqlite.* is in use by another process/,
+    );
+    log.write([delivery(1, 'n0', 1)]); // the first one goes on untouched
+    log.close();
+    const reopened = new MessageLog(dir, 'n0', 'full', fsync, 20);
+    expect(reopened.history(0, 10)).toHaveLength(1);
+    reopened.close();
+  });
+
   it('never resolves durable() with an fsync that began before the call', async () => {
     const pending: ((error: NodeJS.ErrnoException | null) => void)[] = [];
     const log = new MessageLog(dir, 'n0', 'full', (_fd, done) => pending.push(done));

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, fsync, mkdirSync, openSync, statSync } from 'node:fs';
+import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { VectorClock } from '@app/causal';
@@ -102,17 +102,25 @@ export class MessageLog {
 
   /**
    * @param syncFile how a file is flushed to disk (`fs.fsync`; a test can slow it down)
+   * @param lockWaitMs how long to wait for a process that still holds the file (a node
+   *   restarted while its predecessor is exiting) before refusing to start
    */
   constructor(
     dataDir: string,
     nodeId: string,
     synchronous: 'full' | 'normal' = 'full',
     private readonly syncFile: SyncFile = fsync,
+    lockWaitMs = 5000,
   ) {
     mkdirSync(dataDir, { recursive: true });
     this.file = join(dataDir, `${nodeId}.sqlite`);
     try {
-      this.db = new Database(this.file);
+      this.db = new Database(this.file, { timeout: lockWaitMs });
+      // This process is the file's only user. EXCLUSIVE takes the file lock at the first read
+      // and holds it until close: a second node started on the same file stops here instead
+      // of interleaving its seqs with ours, no transaction pays for lock and unlock calls, and
+      // the WAL index lives in this process's memory rather than in a shared -shm file.
+      this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.pragma('journal_mode = WAL');
       // SQLite itself never waits for the disk on commit (see durable()); at NORMAL it still
       // syncs the WAL before a checkpoint and the database after one.
@@ -140,6 +148,13 @@ export class MessageLog {
       this.carryOverTwoTableLayout();
     } catch (error) {
       if (error instanceof StorageError) throw error;
+      if ((error as { code?: string }).code === 'SQLITE_BUSY') {
+        this.db?.close();
+        throw new StorageError(
+          this.file,
+          'is in use by another process: is a node with this id already running on this data directory?',
+        );
+      }
       throw new StorageError(
         this.file,
         `cannot be opened (${(error as Error).message}); move it aside to start this node empty — it will catch up from its peers`,
@@ -293,14 +308,13 @@ export class MessageLog {
     return run;
   }
 
-  /** A descriptor of the WAL file, reopened if SQLite ever replaced the file. */
+  /**
+   * A descriptor of the WAL file, opened once. SQLite keeps that file while its connection is
+   * open (checkpoints rewrite it from the start, they never replace it) and deletes it only
+   * on close, so the descriptor stays valid; no stat calls per fsync.
+   */
   private walDescriptor(): number {
-    const path = `${this.file}-wal`;
-    if (this.walFd !== undefined && fstatSync(this.walFd).ino === statSync(path).ino) {
-      return this.walFd;
-    }
-    if (this.walFd !== undefined) closeSync(this.walFd);
-    this.walFd = openSync(path, 'r');
+    this.walFd ??= openSync(`${this.file}-wal`, 'r');
     return this.walFd;
   }
 
