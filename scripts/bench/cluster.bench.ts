@@ -8,7 +8,7 @@
  */
 import { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Publisher, Subscriber } from 'zeromq';
 import {
@@ -174,7 +174,16 @@ async function latency(
   cluster: Cluster,
   rate: number,
   seconds: number,
-): Promise<{ p50: number; p99: number; replyP50: number; replyP99: number; sent: number }> {
+): Promise<{
+  p50: number;
+  p99: number;
+  replyP50: number;
+  replyP99: number;
+  sent: number;
+  nodeCpuUs: number[];
+  driverCpuUs: number;
+  busyPct: number;
+}> {
   const subs = cluster.members.split(',').map((entry) => {
     const port = Number(entry.split(':')[1]);
     const sub = new Subscriber({ linger: 0 });
@@ -201,6 +210,9 @@ async function latency(
   await sleep(500);
   const total = rate * seconds;
   const interval = 1000 / rate;
+  const pids = cluster.children.map((c) => c.pid!);
+  const cpuBefore = pids.map(cpuMs);
+  const driverBefore = process.cpuUsage();
   const start = performance.now();
   const pending: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
@@ -218,6 +230,12 @@ async function latency(
     );
   }
   await Promise.all(pending);
+  // CPU of the paced window: every process of the run, against what the machine's cores offer
+  const wallMs = performance.now() - start;
+  const nodeMs = pids.map((pid, i) => cpuMs(pid) - cpuBefore[i]);
+  const driver = process.cpuUsage(driverBefore);
+  const driverMs = (driver.user + driver.system) / 1000;
+  const busyPct = (100 * (nodeMs.reduce((a, b) => a + b, 0) + driverMs)) / (wallMs * cpus().length);
   await sleep(1000);
   for (const sub of subs) sub.close();
   await Promise.allSettled(loops);
@@ -229,6 +247,9 @@ async function latency(
     replyP50: percentile(replies, 50),
     replyP99: percentile(replies, 99),
     sent: latencies.length,
+    nodeCpuUs: nodeMs.map((ms) => Math.round((ms * 1000) / total)),
+    driverCpuUs: Math.round((driverMs * 1000) / total),
+    busyPct,
   };
 }
 
@@ -275,6 +296,9 @@ async function main(): Promise<void> {
     `originate -> delivered everywhere at ${fmt(LATENCY_RATE)} msg/s: p50 ${fmt(lat.p50, 1)} ms, p99 ${fmt(lat.p99, 1)} ms (target p99 < 50); the originating node's reply p50 ${fmt(lat.replyP50, 1)} ms, p99 ${fmt(lat.replyP99, 1)} ms\n`,
   );
   process.stdout.write(
+    `CPU per message at ${fmt(LATENCY_RATE)} msg/s: nodes ${lat.nodeCpuUs.map((us) => `${us} µs`).join(', ')}; this load generator ${lat.driverCpuUs} µs — ${fmt(lat.busyPct)}% of the machine's ${cpus().length} cores busy\n`,
+  );
+  process.stdout.write(
     `CPU per message during the throughput run: nodes ${nodeCpuUs.map((us) => `${us} µs`).join(', ')}; this load generator ${driverCpuUs} µs\n`,
   );
   process.stdout.write(`peak RSS per node: ${rss.map((r) => `${fmt(r)} MB`).join(', ')}\n`);
@@ -283,7 +307,7 @@ async function main(): Promise<void> {
       `soak ${soak.seconds}s at 500 msg/s: RSS start ${soak.rssStartMB.join('/')} MB, end ${soak.rssEndMB.join('/')} MB\n`,
     );
   process.stdout.write(
-    `${JSON.stringify({ deliveredPerSec: Math.round(deliveredPerSec), rawPerSubscriberPerSec: Math.round(raw), ratio: Number(ratio.toFixed(3)), p50ms: Number(lat.p50.toFixed(2)), p99ms: Number(lat.p99.toFixed(2)), replyP50ms: Number(lat.replyP50.toFixed(2)), replyP99ms: Number(lat.replyP99.toFixed(2)), rssMBMax: Math.round(Math.max(...rss)), nodeCpuUsPerMsg: nodeCpuUs, driverCpuUsPerMsg: driverCpuUs, ...(soak ? { soak } : {}) })}\n`,
+    `${JSON.stringify({ deliveredPerSec: Math.round(deliveredPerSec), rawPerSubscriberPerSec: Math.round(raw), ratio: Number(ratio.toFixed(3)), p50ms: Number(lat.p50.toFixed(2)), p99ms: Number(lat.p99.toFixed(2)), replyP50ms: Number(lat.replyP50.toFixed(2)), replyP99ms: Number(lat.replyP99.toFixed(2)), pacedNodeCpuUsPerMsg: lat.nodeCpuUs, pacedDriverCpuUsPerMsg: lat.driverCpuUs, pacedBusyPct: Math.round(lat.busyPct), rssMBMax: Math.round(Math.max(...rss)), nodeCpuUsPerMsg: nodeCpuUs, driverCpuUsPerMsg: driverCpuUs, ...(soak ? { soak } : {}) })}\n`,
   );
 }
 
