@@ -10,6 +10,7 @@ import { MessageLog } from './storage/message-log';
 export async function startNode(
   config: NodeConfig,
   logger: LoggerService | LogLevel[] | false = ['log', 'warn', 'error'],
+  onStorageFailure?: (error: Error) => void,
 ): Promise<INestMicroservice> {
   const server = new ZmqServer({
     bind: config.bindRpc,
@@ -17,12 +18,15 @@ export async function startNode(
     topics: [REPLICA_TOPIC],
   });
   const log = new MessageLog(config.dataDir, config.nodeId, config.synchronous);
-  const app = await NestFactory.createMicroservice(NodeModule.forRoot(config, log), {
-    strategy: server,
-    logger,
-    // Start-up errors (a corrupt data file, a busy port) reach main(), which says what to do.
-    abortOnError: false,
-  });
+  const app = await NestFactory.createMicroservice(
+    NodeModule.forRoot(config, log, onStorageFailure),
+    {
+      strategy: server,
+      logger,
+      // Start-up errors (a corrupt data file, a busy port) reach main(), which says what to do.
+      abortOnError: false,
+    },
+  );
   await app.listen();
   return app;
 }

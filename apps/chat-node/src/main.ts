@@ -16,7 +16,12 @@ async function main(): Promise<void> {
   }
   const logger = new Logger(`chat-node ${config.nodeId}`);
   try {
-    const app = await startNode(config);
+    // A failed write or fsync leaves memory and disk in disagreement: stop at once, without
+    // a graceful close (which would try to write), so a restart reads what the disk holds.
+    const app = await startNode(config, undefined, (error) => {
+      logger.error(`storage failed (${error.message}): exiting; restart this node`);
+      process.exit(3);
+    });
     app.enableShutdownHooks();
     logger.log(
       `ready: requests on ${config.bindRpc}, publishing on ${config.bindPub}, data in ${config.dataDir}`,

@@ -2,7 +2,7 @@ import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@n
 import { CausalModule } from '@app/causal';
 import { ZmqClient } from '@app/zmq-transport';
 import type { NodeConfig } from './config/node.config';
-import { NODE_CONFIG, PEER_CLIENTS, PUBLISHER } from './config/node.tokens';
+import { NODE_CONFIG, PEER_CLIENTS, PUBLISHER, STORAGE_FAILED } from './config/node.tokens';
 import { Network } from './network/network';
 import { Repair } from './replication/repair';
 import { Replica } from './replication/replica';
@@ -43,8 +43,15 @@ class NodeCoreModule {
 /** One chat replica. */
 @Module({})
 export class NodeModule {
-  /** `log` is opened by the caller first, so a bad data file is reported before Nest starts. */
-  static forRoot(config: NodeConfig, log: MessageLog): DynamicModule {
+  /**
+   * `log` is opened by the caller first, so a bad data file is reported before Nest starts.
+   * `onStorageFailure` is told once if a write or fsync fails (the process should exit).
+   */
+  static forRoot(
+    config: NodeConfig,
+    log: MessageLog,
+    onStorageFailure?: (error: Error) => void,
+  ): DynamicModule {
     return {
       module: NodeModule,
       imports: [
@@ -84,6 +91,7 @@ export class NodeModule {
                 ]),
             ),
         },
+        ...(onStorageFailure ? [{ provide: STORAGE_FAILED, useValue: onStorageFailure }] : []),
         OutboundSockets,
         Network,
         Replica,

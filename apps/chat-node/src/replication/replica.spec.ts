@@ -13,7 +13,7 @@ type SyncDone = (error: NodeJS.ErrnoException | null) => void;
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A replica on a real SQLite file whose fsyncs complete when the test says so. */
-function setup(dir: string) {
+function setup(dir: string, onStorageFailure?: (error: Error) => void) {
   const fsyncs: SyncDone[] = [];
   const log = new MessageLog(dir, 'n0', 'full', (_fd, done) => fsyncs.push(done));
   const emitted: { pattern: string; data: unknown }[] = [];
@@ -29,7 +29,7 @@ function setup(dir: string) {
     bufferCapacity: 100,
   } as unknown as NodeConfig;
   const buffer = new CausalBuffer<StoredMessage>({ capacity: 100, nodeId: 'n0' });
-  const replica = new Replica(config, buffer, log, publisher);
+  const replica = new Replica(config, buffer, log, publisher, onStorageFailure);
   return { replica, log, fsyncs, emitted };
 }
 
@@ -83,24 +83,59 @@ describe('Replica: commits are answered once durable, in commit order', () => {
     log.close();
   });
 
-  it('fails the replies of a batch whose fsync fails, and keeps serving', async () => {
-    const { replica, log, fsyncs } = setup(dir);
+  it('stops at a failed fsync: nothing of that batch or any later one leaves the node', async () => {
+    const failures: Error[] = [];
+    const { replica, log, fsyncs, emitted } = setup(dir, (error) => failures.push(error));
     const first = replica.originate('one');
     await turn();
     const second = replica.originate('two').catch((error: Error) => error);
-    await turn();
+    await turn(); // batch 2 committed, its fsync queued behind batch 1's
+    replica.accept(fromPeer(1));
+    await turn(); // batch 3: a peer's message, behind batch 2
     fsyncs.shift()!(null);
     await first;
     await turn();
+    const published = emitted.length; // batch 1: its message and its announcement
+    expect(published).toBe(2);
+
     fsyncs.shift()!(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
     const failure = await second;
     expect(failure).toBeInstanceOf(Error);
-    expect((failure as Error).message).toMatch(/node n0: storage failed: .*fsync failed: EIO/);
-    const third = replica.originate('three');
+    expect((failure as Error).message).toMatch(
+      /node n0: storage failed: .*fsync failed: EIO.*not acknowledged/,
+    );
     await turn();
-    fsyncs.shift()!(null);
-    expect((await third).id).toBe('n0:3');
+    expect(failures).toHaveLength(1);
+    expect(emitted).toHaveLength(published); // neither n0:2 nor the delivery of n1:1
+    await expect(replica.originate('three')).rejects.toThrow(/storage failed/);
+    replica.accept(fromPeer(2));
+    await turn();
+    expect(emitted).toHaveLength(published);
+    expect(replica.stored('n0', 1, 10, 10)).toEqual([]); // not even n0:1: the disk is in doubt
+    expect(failures).toHaveLength(1);
     await replica.onModuleDestroy();
     log.close();
+  });
+
+  it("serves a peer's fetch of its own messages only once they are on disk", async () => {
+    const { replica, log, fsyncs } = setup(dir);
+    const first = replica.originate('one');
+    await turn();
+    expect(log.range('n0', 1, 5, 10)).toHaveLength(1); // committed...
+    expect(replica.stored('n0', 1, 5, 10)).toEqual([]); // ...but not yet synced
+    fsyncs.shift()!(null);
+    await first;
+    expect(replica.stored('n0', 1, 5, 10).map((m) => m.id)).toEqual(['n0:1']);
+    replica.accept(fromPeer(1));
+    await turn(); // a peer's message is served at once: it is durable at its origin
+    expect(replica.stored('n1', 1, 5, 10).map((m) => m.id)).toEqual(['n1:1']);
+    await replica.onModuleDestroy();
+    log.close();
+
+    // After a restart everything in the file counts as on disk (it is synced on open).
+    const again = setup(dir);
+    expect(again.replica.stored('n0', 1, 5, 10).map((m) => m.id)).toEqual(['n0:1']);
+    await again.replica.onModuleDestroy();
+    again.log.close();
   });
 });

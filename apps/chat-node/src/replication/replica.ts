@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import {
   CAUSAL_BUFFER,
   CausalBuffer,
@@ -20,7 +20,7 @@ import {
 } from '@app/contracts';
 import { ZmqClient } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
-import { NODE_CONFIG, PUBLISHER } from '../config/node.tokens';
+import { NODE_CONFIG, PUBLISHER, STORAGE_FAILED } from '../config/node.tokens';
 import {
   Delivery,
   LogWrite,
@@ -98,16 +98,27 @@ export class Replica implements OnModuleDestroy {
   private published: Promise<void> = Promise.resolve();
   /** Committed batches not yet published (waiting for the disk, or behind one that is). */
   private waitingForDisk = 0;
+  /** Own messages up to this seq are on disk: the most that a peer's fetch is served. */
+  private durableSeq: number;
+  /**
+   * Set when an fsync failed. The disk may then have lost any part of what was committed,
+   * so from here on nothing leaves this node: no reply, no message, no announcement. A
+   * restart reads back what the file really holds (see `storageFailed`).
+   */
+  private storageFailure?: Error;
 
   constructor(
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
     @Inject(CAUSAL_BUFFER) private readonly buffer: CausalBuffer<StoredMessage>,
     private readonly log: MessageLog,
     @Inject(PUBLISHER) private readonly publisher: ZmqClient,
+    /** Told once when storage fails; the node's process exits on it (see main.ts). */
+    @Optional() @Inject(STORAGE_FAILED) private readonly storageFailed?: (error: Error) => void,
   ) {
     this.members = config.members.map((m) => m.id);
     const restored = log.restored;
     this.lastIndex = restored.lastIndex;
+    this.durableSeq = restored.clock.get(config.nodeId); // the log was synced when opened
     this.trace = new EventTrace(config.nodeId, restored.trace);
   }
 
@@ -162,6 +173,7 @@ export class Replica implements OnModuleDestroy {
   /** Creates a message at this node; resolves once it is durable. */
   originate(text: string, author?: string): Promise<ChatMessage> {
     if (this.closed) return Promise.reject(new Error(`node ${this.nodeId} is shutting down`));
+    if (this.storageFailure) return Promise.reject(this.notKept(this.storageFailure));
     const seq = this.buffer.delivered(this.nodeId) + 1;
     const clock = this.buffer.clock().with(this.nodeId, seq);
     const sendEvent = this.trace.record('send', `${this.nodeId}:${seq} ${JSON.stringify(text)}`);
@@ -191,7 +203,7 @@ export class Replica implements OnModuleDestroy {
    * refusals (full buffer, absurd clock) are counted: the message will be fetched again.
    */
   accept(message: StoredMessage, repaired = false): void {
-    if (this.closed) return;
+    if (this.closed || this.storageFailure) return;
     this.counters.received++;
     if (repaired) this.counters.retransmissions++;
     const duplicatesBefore = this.buffer.stats.duplicates;
@@ -299,16 +311,20 @@ export class Replica implements OnModuleDestroy {
     this.writes = [];
     this.originations = [];
     this.announced = [];
+    if (this.storageFailure) {
+      for (const o of originations) o.reject(this.notKept(this.storageFailure));
+      return;
+    }
     try {
       this.log.write(writes);
     } catch (error) {
-      // Nothing of this batch is durable: fail its originations. Peers' messages in it will
-      // be fetched again after a restart, which reloads state from the log.
-      this.logger.error(
-        `node ${this.nodeId}: could not write to ${this.log.file}: ${(error as Error).message}`,
+      // The transaction rolled back, but this node's memory already counts the batch as
+      // delivered and its seqs as used: memory and disk disagree, which only a restart (from
+      // the log) mends. Peers' messages in it will be fetched again then.
+      this.failStorage(
+        new Error(`could not write to ${this.log.file}: ${(error as Error).message}`),
       );
-      for (const o of originations)
-        o.reject(new Error(`node ${this.nodeId}: storage failed: ${(error as Error).message}`));
+      for (const o of originations) o.reject(this.notKept(this.storageFailure!));
       return;
     }
     const batch: Committed = { originations, announced, clock: this.clockJson() };
@@ -340,14 +356,18 @@ export class Replica implements OnModuleDestroy {
    * deliveries. Runs once the batch is on disk, in commit order.
    */
   private publish({ originations, announced, clock, failure }: Committed): void {
-    if (failure) {
-      // The commit went through but its fsync did not: nothing here may be acknowledged.
-      // The messages exist in this node's log, so peers still get them (anti-entropy).
-      this.logger.error(`node ${this.nodeId}: ${failure.message}`);
-      for (const o of originations)
-        o.reject(new Error(`node ${this.nodeId}: storage failed: ${failure.message}`));
-    } else {
-      for (const o of originations) o.resolve(o.delivered);
+    // The commit went through but its fsync did not. After a failed fsync the kernel may
+    // have dropped the pages it could not write, so this batch, and any commit before or
+    // after it, may be gone from the disk. Publishing any of it could let a peer keep a seq
+    // that this node, restarted from what the disk really holds, gives to another message.
+    if (failure) this.failStorage(failure);
+    if (this.storageFailure) {
+      for (const o of originations) o.reject(this.notKept(this.storageFailure));
+      return;
+    }
+    for (const o of originations) {
+      o.resolve(o.delivered);
+      if (o.message.seq > this.durableSeq) this.durableSeq = o.message.seq;
     }
     // One event per group commit rather than per message: peers then decode, validate and
     // store a burst in one go. Batches stay under the frame limit.
@@ -398,9 +418,32 @@ export class Replica implements OnModuleDestroy {
     return this.buffer.missing(horizon);
   }
 
-  /** Stored messages of `sender` in `fromSeq..toSeq`, for a peer's repair. */
+  /**
+   * Stored messages of `sender` in `fromSeq..toSeq`, for a peer's repair. Own messages only
+   * once they are on disk: a peer may know of one from a heartbeat's clock while its fsync
+   * is still running, and must not get a seq that a power loss could hand to another message.
+   */
   stored(sender: string, fromSeq: number, toSeq: number, limit: number): StoredMessage[] {
-    return this.log.range(sender, fromSeq, toSeq, limit);
+    const last = sender === this.nodeId ? Math.min(toSeq, this.durableSeq) : toSeq;
+    if (last < fromSeq || this.storageFailure) return [];
+    return this.log.range(sender, fromSeq, last, limit);
+  }
+
+  /** From the first storage failure on, nothing leaves this node; it must be restarted. */
+  private failStorage(failure: Error): void {
+    if (this.storageFailure) return;
+    this.storageFailure = failure;
+    this.logger.error(
+      `node ${this.nodeId}: ${failure.message}; nothing more leaves this node until it is restarted`,
+    );
+    this.storageFailed?.(failure);
+  }
+
+  /** The answer to an origination that storage could not keep. */
+  private notKept(failure: Error): Error {
+    return new Error(
+      `node ${this.nodeId}: storage failed: ${failure.message}; the message was not acknowledged (restart the node: if the disk kept it, it will still be delivered)`,
+    );
   }
 
   history(after: number, limit: number): ChatMessage[] {

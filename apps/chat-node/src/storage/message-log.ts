@@ -1,4 +1,4 @@
-import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { VectorClock } from '@app/causal';
@@ -196,6 +196,25 @@ export class MessageLog {
       if (events.length > 0) this.insertTrace.run(JSON.stringify(events));
     });
     this.restored = this.readState();
+    // What was committed before a crash may still sit in the page cache only (its fsync never
+    // ran). Sync it now, before the node tells anyone about it, so that everything restored
+    // is as durable as what it acknowledges from here on.
+    if (synchronous === 'full') this.syncAtOpen();
+  }
+
+  private syncAtOpen(): void {
+    try {
+      const db = openSync(this.file, 'r');
+      try {
+        fsyncSync(db);
+      } finally {
+        closeSync(db);
+      }
+      if (existsSync(`${this.file}-wal`)) fsyncSync(this.walDescriptor());
+    } catch (error) {
+      this.close();
+      throw new StorageError(this.file, `cannot be synced to disk: ${(error as Error).message}`);
+    }
   }
 
   /**
