@@ -129,6 +129,39 @@ describe('chat-node (real processes, real SQLite, real sockets)', () => {
     for (const m of acked.filter((a) => a.sender === 'n1')) expect(n1Log.get(m.id)).toBe(m.text);
   });
 
+  it('stops a node whose fsync fails; restarted, it keeps what its disk holds and reuses no seq', async () => {
+    cluster = await TestCluster.start();
+    const c = cluster;
+    await c.kill('n1', 'SIGTERM');
+    await c.startNode('n1', { CHAT_FAULT_FSYNC_FAIL_AT: '8' }); // its 8th fsync fails (EIO)
+    const acked: ChatMessage[] = [];
+    let refusal: Error | undefined;
+    for (let i = 0; i < 30 && !refusal; i++) {
+      acked.push(await c.send('n0', `n0 #${i}`));
+      try {
+        acked.push(await c.send('n1', `n1 #${i}`));
+      } catch (error) {
+        refusal = error as Error;
+      }
+    }
+    expect(refusal?.message).toMatch(/storage failed.*EIO.*not acknowledged/);
+    expect(acked.filter((m) => m.sender === 'n1')).toHaveLength(7);
+    expect(await c.exitCode('n1')).toBe(3);
+    expect(c.logs.get('n1')!.join('')).toMatch(/storage failed .*exiting; restart this node/);
+
+    await c.startNode('n1');
+    acked.push(await c.send('n1', 'after the restart'), await c.send('n2', 'n2 after'));
+    const logs = await c.converge(acked.length, 30_000);
+    expectCausalAndComplete(logs, acked);
+    // Every acknowledged n1 message is the one stored under its seq; the refused one (its
+    // commit went through, only the fsync "failed") is read back after the restart and is
+    // the same message at every node — never a different message under the same seq.
+    const n1Log = new Map(logs.get('n1')!.map((m) => [m.id, m.text]));
+    for (const m of acked.filter((a) => a.sender === 'n1')) expect(n1Log.get(m.id)).toBe(m.text);
+    expect(n1Log.get('n1:8')).toBe('n1 #7');
+    for (const log of logs.values()) expect(log.find((m) => m.id === 'n1:8')?.text).toBe('n1 #7');
+  });
+
   it('stays healthy under hostile frames on its replication sockets', async () => {
     cluster = await TestCluster.start({ nodes: 2, impostors: 1 });
     const c = cluster;

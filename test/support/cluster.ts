@@ -149,6 +149,13 @@ export class TestCluster {
     );
   }
 
+  /** The exit code of node `id` once its process has ended (null if a signal ended it). */
+  async exitCode(id: string): Promise<number | null> {
+    const child = this.processes.get(id)!;
+    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    return child.exitCode;
+  }
+
   /** kill -9: no chance to flush anything. */
   async kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.processes.get(id);

@@ -1,10 +1,21 @@
+import { fsync } from 'node:fs';
 import { INestMicroservice, LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { REPLICA_TOPIC } from '@app/contracts';
 import { ZmqServer } from '@app/zmq-transport';
 import type { NodeConfig } from './config/node.config';
 import { NodeModule } from './node.module';
-import { MessageLog } from './storage/message-log';
+import { MessageLog, SyncFile } from './storage/message-log';
+
+/** `fs.fsync`, except that call number `failAt` fails the way a dying disk does (EIO). */
+function failingFsync(failAt: number): SyncFile {
+  let calls = 0;
+  return (fd, done) => {
+    if (++calls !== failAt) return fsync(fd, done);
+    const error = Object.assign(new Error('EIO: i/o error, fsync (injected)'), { code: 'EIO' });
+    process.nextTick(done, error);
+  };
+}
 
 /** Starts one replica: its ROUTER for requests and one SUB per peer's publisher. */
 export async function startNode(
@@ -17,7 +28,12 @@ export async function startNode(
     subscribe: config.members.filter((m) => m.id !== config.nodeId).map((m) => m.pub),
     topics: [REPLICA_TOPIC],
   });
-  const log = new MessageLog(config.dataDir, config.nodeId, config.synchronous);
+  const log = new MessageLog(
+    config.dataDir,
+    config.nodeId,
+    config.synchronous,
+    config.failFsyncAt > 0 ? failingFsync(config.failFsyncAt) : fsync,
+  );
   const app = await NestFactory.createMicroservice(
     NodeModule.forRoot(config, log, onStorageFailure),
     {

@@ -16,11 +16,12 @@ async function main(): Promise<void> {
   }
   const logger = new Logger(`chat-node ${config.nodeId}`);
   try {
-    // A failed write or fsync leaves memory and disk in disagreement: stop at once, without
-    // a graceful close (which would try to write), so a restart reads what the disk holds.
+    // A failed write or fsync leaves memory and disk in disagreement: stop, without a
+    // graceful close (which would write), so a restart reads what the disk holds. The node
+    // already refuses everything; the pause lets the refusals reach their clients.
     const app = await startNode(config, undefined, (error) => {
       logger.error(`storage failed (${error.message}): exiting; restart this node`);
-      process.exit(3);
+      setTimeout(() => process.exit(3), 200);
     });
     app.enableShutdownHooks();
     logger.log(

@@ -18,6 +18,8 @@ export interface NodeConfig {
   readonly repairMs: number;
   readonly requestTimeoutMs: number;
   readonly synchronous: 'full' | 'normal';
+  /** Fault injection: the Nth fsync of the log fails with EIO (0: never). For tests. */
+  readonly failFsyncAt: number;
 }
 
 function rate(env: Env, name: string, fallback: number): number {
@@ -77,5 +79,6 @@ export function loadNodeConfig(env: Env): NodeConfig {
     repairMs: envInteger(env, 'CHAT_REPAIR_MS', 250, 10, 60_000),
     requestTimeoutMs: envInteger(env, 'CHAT_REQUEST_TIMEOUT_MS', 2_000, 50, 120_000),
     synchronous,
+    failFsyncAt: envInteger(env, 'CHAT_FAULT_FSYNC_FAIL_AT', 0, 0, 1_000_000_000),
   };
 }
