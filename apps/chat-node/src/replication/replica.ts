@@ -101,8 +101,8 @@ export class Replica implements OnModuleDestroy {
   /** Own messages up to this seq are on disk: the most that a peer's fetch is served. */
   private durableSeq: number;
   /**
-   * Set when an fsync failed. The disk may then have lost any part of what was committed,
-   * so from here on nothing leaves this node: no reply, no message, no announcement. A
+   * Set when a write or an fsync failed: memory and disk may then disagree, so from here
+   * on nothing leaves this node — no reply, no message, no announcement, no fetch. A
    * restart reads back what the file really holds (see `storageFailed`).
    */
   private storageFailure?: Error;
