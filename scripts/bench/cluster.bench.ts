@@ -145,6 +145,20 @@ async function originateAll(cluster: Cluster, total: number, label: string): Pro
   }
 }
 
+/** Starts counting CPU; the result says how much each node and this driver spent since. */
+function cpuMeter(cluster: Cluster): () => { nodeMs: number[]; driverMs: number } {
+  const pids = cluster.children.map((c) => c.pid!);
+  const before = pids.map(cpuMs);
+  const driverBefore = process.cpuUsage();
+  return () => {
+    const driver = process.cpuUsage(driverBefore);
+    return {
+      nodeMs: pids.map((pid, i) => cpuMs(pid) - before[i]),
+      driverMs: (driver.user + driver.system) / 1000,
+    };
+  };
+}
+
 /**
  * Sustained messages/s delivered at all nodes, and CPU µs per message of each node and of
  * this driver. A warm-up run first (not timed), as bench:transport does: JIT-compiled code
@@ -154,18 +168,16 @@ async function throughput(
   cluster: Cluster,
 ): Promise<{ perSec: number; nodeCpuUs: number[]; driverCpuUs: number }> {
   await originateAll(cluster, WARMUP_MESSAGES, 'warm-up');
-  const pids = cluster.children.map((c) => c.pid!);
-  const cpuBefore = pids.map(cpuMs);
-  const driverBefore = process.cpuUsage();
+  const cpu = cpuMeter(cluster);
   const start = Date.now();
   await originateAll(cluster, THROUGHPUT_MESSAGES, 'timed');
   const seconds = (Date.now() - start) / 1000;
-  const driver = process.cpuUsage(driverBefore);
+  const { nodeMs, driverMs } = cpu();
   const perMessage = (ms: number) => Math.round((ms * 1000) / THROUGHPUT_MESSAGES);
   return {
     perSec: THROUGHPUT_MESSAGES / seconds,
-    nodeCpuUs: pids.map((pid, i) => perMessage(cpuMs(pid) - cpuBefore[i])),
-    driverCpuUs: perMessage((driver.user + driver.system) / 1000),
+    nodeCpuUs: nodeMs.map(perMessage),
+    driverCpuUs: perMessage(driverMs),
   };
 }
 
@@ -210,9 +222,7 @@ async function latency(
   await sleep(500);
   const total = rate * seconds;
   const interval = 1000 / rate;
-  const pids = cluster.children.map((c) => c.pid!);
-  const cpuBefore = pids.map(cpuMs);
-  const driverBefore = process.cpuUsage();
+  const cpu = cpuMeter(cluster);
   const start = performance.now();
   const pending: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
@@ -232,9 +242,8 @@ async function latency(
   await Promise.all(pending);
   // CPU of the paced window: every process of the run, against what the machine's cores offer
   const wallMs = performance.now() - start;
-  const nodeMs = pids.map((pid, i) => cpuMs(pid) - cpuBefore[i]);
-  const driver = process.cpuUsage(driverBefore);
-  const driverMs = (driver.user + driver.system) / 1000;
+  const { nodeMs, driverMs } = cpu();
+  const perMessage = (ms: number) => Math.round((ms * 1000) / total);
   const busyPct = (100 * (nodeMs.reduce((a, b) => a + b, 0) + driverMs)) / (wallMs * cpus().length);
   await sleep(1000);
   for (const sub of subs) sub.close();
@@ -247,8 +256,8 @@ async function latency(
     replyP50: percentile(replies, 50),
     replyP99: percentile(replies, 99),
     sent: latencies.length,
-    nodeCpuUs: nodeMs.map((ms) => Math.round((ms * 1000) / total)),
-    driverCpuUs: Math.round((driverMs * 1000) / total),
+    nodeCpuUs: nodeMs.map(perMessage),
+    driverCpuUs: perMessage(driverMs),
     busyPct,
   };
 }
