@@ -2,5 +2,5 @@
 export const NODE_CONFIG = Symbol('NODE_CONFIG');
 export const PEER_CLIENTS = Symbol('PEER_CLIENTS');
 export const PUBLISHER = Symbol('PUBLISHER');
-/** `(error: Error) => void`: told once when the node's storage fails (an fsync error). */
+/** `(error: Error) => void`: told once when the node's storage fails (a write or fsync error). */
 export const STORAGE_FAILED = Symbol('STORAGE_FAILED');

@@ -311,21 +311,16 @@ export class Replica implements OnModuleDestroy {
     this.writes = [];
     this.originations = [];
     this.announced = [];
-    if (this.storageFailure) {
-      for (const o of originations) o.reject(this.notKept(this.storageFailure));
-      return;
-    }
+    if (this.storageFailure) return this.refuse(originations, this.storageFailure);
     try {
       this.log.write(writes);
     } catch (error) {
       // The transaction rolled back, but this node's memory already counts the batch as
       // delivered and its seqs as used: memory and disk disagree, which only a restart (from
       // the log) mends. Peers' messages in it will be fetched again then.
-      this.failStorage(
-        new Error(`could not write to ${this.log.file}: ${(error as Error).message}`),
-      );
-      for (const o of originations) o.reject(this.notKept(this.storageFailure!));
-      return;
+      const failure = new Error(`could not write to ${this.log.file}: ${(error as Error).message}`);
+      this.failStorage(failure);
+      return this.refuse(originations, failure);
     }
     const batch: Committed = { originations, announced, clock: this.clockJson() };
     // Peers' messages only: nothing to acknowledge, announce now — unless an earlier batch
@@ -361,10 +356,7 @@ export class Replica implements OnModuleDestroy {
     // after it, may be gone from the disk. Publishing any of it could let a peer keep a seq
     // that this node, restarted from what the disk really holds, gives to another message.
     if (failure) this.failStorage(failure);
-    if (this.storageFailure) {
-      for (const o of originations) o.reject(this.notKept(this.storageFailure));
-      return;
-    }
+    if (this.storageFailure) return this.refuse(originations, this.storageFailure);
     for (const o of originations) {
       o.resolve(o.delivered);
       if (o.message.seq > this.durableSeq) this.durableSeq = o.message.seq;
@@ -437,6 +429,10 @@ export class Replica implements OnModuleDestroy {
       `node ${this.nodeId}: ${failure.message}; nothing more leaves this node until it is restarted`,
     );
     this.storageFailed?.(failure);
+  }
+
+  private refuse(originations: Origination[], failure: Error): void {
+    for (const o of originations) o.reject(this.notKept(failure));
   }
 
   /** The answer to an origination that storage could not keep. */

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VectorClock } from '@app/causal';
-import { LogWrite, MessageLog, StoredMessage } from './message-log';
+import { LogWrite, MessageLog, StoredMessage, SyncFile } from './message-log';
 
 function delivery(index: number, sender: string, seq: number): LogWrite {
   const message: StoredMessage = {
@@ -21,6 +21,15 @@ function delivery(index: number, sender: string, seq: number): LogWrite {
   };
 }
 
+/** `fs.fsync` that notes each descriptor it synced. */
+function recordingFsync(synced: number[]): SyncFile {
+  return (fd, done) =>
+    fsync(fd, (error) => {
+      synced.push(fd);
+      done(error);
+    });
+}
+
 describe('MessageLog', () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'message-log-'))));
@@ -28,12 +37,7 @@ describe('MessageLog', () => {
 
   it('makes commits durable with an fsync of the WAL, off the event loop', async () => {
     const synced: number[] = [];
-    const log = new MessageLog(dir, 'n0', 'full', (fd, done) =>
-      fsync(fd, (error) => {
-        synced.push(fd);
-        done(error);
-      }),
-    );
+    const log = new MessageLog(dir, 'n0', 'full', recordingFsync(synced));
     log.write([delivery(1, 'n0', 1)]);
     await log.durable();
     expect(log.fsyncs).toBe(1);
@@ -44,12 +48,7 @@ describe('MessageLog', () => {
 
   it('keeps syncing the WAL that commits go to after SQLite checkpoints it', async () => {
     const synced: number[] = [];
-    const log = new MessageLog(dir, 'n0', 'full', (fd, done) =>
-      fsync(fd, (error) => {
-        synced.push(fd);
-        done(error);
-      }),
-    );
+    const log = new MessageLog(dir, 'n0', 'full', recordingFsync(synced));
     const wal = join(dir, 'n0.sqlite-wal');
     // ~3 pages per commit: well past the 1,000 pages at which SQLite checkpoints and the
     // WAL starts again from its beginning
