@@ -226,9 +226,9 @@ interface Settling {
  * Originates at a fixed rate round-robin over the nodes and times each message until the last
  * node announces its delivery (and until the originating node's reply). The first
  * `settleSeconds` run at the same rate but are reported apart, as `settling`: right after the
- * throughput run the nodes' code is compiled for full batches and single-message paths are
- * still cold, which costs a few seconds of higher latency (measured, not hidden). `steady` is
- * the rate sustained, with the CPU of its window.
+ * throughput run the nodes spend ~8 % more CPU per message for a few seconds and the tail is
+ * worse (measured and printed, not hidden; code and heaps shaped by full batches are the
+ * likely cause, not pinned down). `steady` is the rate sustained, with the CPU of its window.
  */
 async function latency(
   cluster: Cluster,
