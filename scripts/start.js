@@ -4,6 +4,13 @@
  * processes (default 3) and the gateway on loopback with data under ./data, waits until all
  * answer, prints the URLs. Ctrl-C (or SIGTERM) stops every process; a second start resumes
  * with the same data.
+ *
+ * Once the cluster has been healthy, a process that exits on its own (a crash, kill -9, a
+ * node that stopped after a storage failure) is started again, as docker-compose's
+ * `restart: unless-stopped` does: after 1 s, doubling up to 30 s while it keeps exiting
+ * within 30 s of its start. A node restarted on its data catches up from its peers. A
+ * process that exits before the cluster was first healthy (bad configuration, a corrupt data
+ * file) stops everything: starting it again would only repeat the error.
  */
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
@@ -59,16 +66,23 @@ function portFree(p) {
   });
 }
 
-const children = [];
+/** name, script, env, color; child and the restart state while it runs */
+const services = [];
 let stopping = false;
+let healthy = false;
+const FIRST_RESTART_MS = 1000;
+const MAX_RESTART_MS = 30_000;
 
-function launch(name, script, env, color) {
-  const child = spawn(process.execPath, [script], {
+function launch(service) {
+  const child = spawn(process.execPath, [service.script], {
     cwd: root,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...service.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const prefix = `\x1b[${color}m${name.padEnd(7)}\x1b[0m| `;
+  service.child = child;
+  service.startedAt = Date.now();
+  const prefix = `\x1b[${service.color}m${service.name.padEnd(7)}\x1b[0m| `;
+  process.stdout.write(`${prefix}started (pid ${child.pid})\n`);
   for (const stream of [child.stdout, child.stderr]) {
     let rest = '';
     stream.on('data', (chunk) => {
@@ -78,25 +92,39 @@ function launch(name, script, env, color) {
     });
   }
   child.on('exit', (code, signal) => {
-    if (!stopping) {
-      process.stdout.write(`${prefix}exited (${signal ?? code}); stopping the cluster\n`);
+    if (stopping) return;
+    const how = signal ?? `code ${code}`;
+    if (!healthy) {
+      process.stdout.write(`${prefix}exited (${how}) before the cluster was up; stopping\n`);
       stop(1);
+      return;
     }
+    // A process that ran a while gets the first delay again; one that keeps failing waits longer.
+    const ranMs = Date.now() - service.startedAt;
+    service.delay =
+      ranMs >= MAX_RESTART_MS || !service.delay
+        ? FIRST_RESTART_MS
+        : Math.min(service.delay * 2, MAX_RESTART_MS);
+    process.stdout.write(`${prefix}exited (${how}); restarting in ${service.delay / 1000} s\n`);
+    service.timer = setTimeout(() => {
+      service.timer = undefined;
+      if (!stopping) launch(service);
+    }, service.delay);
   });
-  children.push(child);
-  return child;
 }
 
 function stop(code = 0) {
   if (stopping) return;
   stopping = true;
   process.stdout.write('\nstopping…\n');
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  for (const service of services) clearTimeout(service.timer);
+  const running = services.map((s) => s.child).filter((c) => c && c.exitCode === null);
+  for (const child of running) child.kill('SIGTERM');
   const force = setTimeout(() => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    for (const child of running) if (child.exitCode === null) child.kill('SIGKILL');
   }, 5000);
   Promise.all(
-    children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))),
+    running.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))),
   ).then(() => {
     clearTimeout(force);
     process.exit(code);
@@ -135,22 +163,29 @@ async function main() {
   process.on('SIGINT', () => stop(0));
   process.on('SIGTERM', () => stop(0));
   for (let i = 0; i < count; i++) {
-    launch(
-      `n${i}`,
-      nodeMain,
-      { CHAT_NODE_ID: `n${i}`, CHAT_MEMBERS: members, DATA_DIR: dataDir },
-      colors[i % colors.length],
-    );
+    services.push({
+      name: `n${i}`,
+      script: nodeMain,
+      env: { CHAT_NODE_ID: `n${i}`, CHAT_MEMBERS: members, DATA_DIR: dataDir },
+      color: colors[i % colors.length],
+    });
   }
-  launch('gateway', gatewayMain, { CHAT_MEMBERS: members, PORT: String(port) }, 37);
+  services.push({
+    name: 'gateway',
+    script: gatewayMain,
+    env: { CHAT_MEMBERS: members, PORT: String(port) },
+    color: 37,
+  });
+  for (const service of services) launch(service);
   const url = `http://127.0.0.1:${port}`;
   if (!(await waitReady(`${url}/health`, 30_000))) {
     process.stdout.write('the cluster did not become healthy within 30 s (see the logs above)\n');
     stop(1);
     return;
   }
+  healthy = true;
   process.stdout.write(
-    `\n  Causal chat is running with ${count} nodes (data in ${dataDir})\n  UI:       ${url}/\n  OpenAPI:  ${url}/docs\n  Ctrl-C stops everything.\n\n`,
+    `\n  Causal chat is running with ${count} nodes (data in ${dataDir})\n  UI:       ${url}/\n  OpenAPI:  ${url}/docs\n  A process that exits is started again; Ctrl-C stops everything.\n\n`,
   );
 }
 

@@ -1,0 +1,139 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChatMessage, HistoryPage } from '@app/contracts';
+import { ROOT } from './support/cluster';
+import { freePortBlock } from './support/ports';
+
+jest.setTimeout(90_000);
+
+/** `npm start`'s supervisor (scripts/start.js) as a real process, with its output collected. */
+class Supervisor {
+  output = '';
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+
+  constructor(env: Record<string, string>) {
+    this.child = spawn(process.execPath, [join(ROOT, 'scripts/start.js')], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const stream of [this.child.stdout!, this.child.stderr!])
+      stream.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.once('exit', resolve));
+  }
+
+  /** Resolves with the first match of `pattern` in the output at or after `from`. */
+  async waitFor(pattern: RegExp, from = 0, ms = 40_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const match = this.output.slice(from).match(pattern);
+      if (match) return match;
+      if (Date.now() > deadline)
+        throw new Error(`no ${pattern} in npm start's output:\n${this.output.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** The pid the supervisor printed last for `name`. */
+  pid(name: string): number {
+    const starts = [
+      ...this.output.matchAll(new RegExp(`${name}\\s*\\S*\\| started \\(pid (\\d+)\\)`, 'g')),
+    ];
+    return Number(starts.at(-1)![1]);
+  }
+
+  stop(): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill('SIGINT');
+    return this.exited;
+  }
+}
+
+describe('npm start (scripts/start.js)', () => {
+  let dataDir: string;
+  beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'npm-start-'))));
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('starts a node killed with -9 again; it keeps what it acknowledged and catches up', async () => {
+    const basePort = await freePortBlock(30);
+    const port = await freePortBlock(1);
+    const supervisor = new Supervisor({
+      CHAT_NODES: '3',
+      CHAT_BASE_PORT: String(basePort),
+      PORT: String(port),
+      DATA_DIR: dataDir,
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const send = async (node: string, text: string) => {
+      const response = await fetch(`${url}/nodes/${node}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text }),
+      });
+      expect(response.status).toBe(201);
+      return (await response.json()) as ChatMessage;
+    };
+    const history = async (node: string): Promise<string[]> => {
+      const response = await fetch(`${url}/nodes/${node}/messages?limit=100`);
+      if (!response.ok) return [];
+      return ((await response.json()) as HistoryPage).messages.map((m) => m.text);
+    };
+    const eventually = async (check: () => Promise<boolean>, what: string) => {
+      const deadline = Date.now() + 30_000;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    try {
+      await supervisor.waitFor(/Causal chat is running with 3 nodes/);
+      const acked = await send('n1', 'acknowledged before the crash');
+      expect(acked.id).toBe('n1:1');
+
+      const killed = supervisor.pid('n1');
+      const mark = supervisor.output.length;
+      process.kill(killed, 'SIGKILL');
+      await supervisor.waitFor(/n1\s*\S*\| exited \(SIGKILL\); restarting in 1 s/, mark);
+      await supervisor.waitFor(/n1\s*\S*\| started \(pid \d+\)/, mark);
+      expect(supervisor.pid('n1')).not.toBe(killed);
+
+      // sent while n1 is (re)starting: it must catch up on it
+      await send('n0', 'sent while n1 was down');
+      await eventually(
+        async () => (await history('n1')).includes('sent while n1 was down'),
+        'the restarted n1 caught up',
+      );
+      expect(await history('n1')).toContain('acknowledged before the crash');
+      const after = await send('n1', 'n1 after its restart');
+      expect(after.id).toBe('n1:2'); // its seq went on from the log: none reused
+      await eventually(
+        async () => (await history('n2')).includes('n1 after its restart'),
+        'n2 has the restarted node’s message',
+      );
+      expect(await supervisor.stop()).toBe(0);
+      expect(supervisor.output).toMatch(/stopping…/);
+    } finally {
+      await supervisor.stop();
+    }
+  });
+
+  it('stops everything when a process fails before the cluster is up, rather than retrying', async () => {
+    const supervisor = new Supervisor({
+      CHAT_NODES: '2',
+      CHAT_BASE_PORT: String(await freePortBlock(20)),
+      PORT: String(await freePortBlock(1)),
+      DATA_DIR: dataDir,
+      CHAT_LINK_DELAY_MS: 'soon',
+    });
+    try {
+      expect(await supervisor.exited).toBe(1);
+      expect(supervisor.output).toMatch(/CHAT_LINK_DELAY_MS/);
+      expect(supervisor.output).toMatch(/exited \(code 2\) before the cluster was up; stopping/);
+      expect(supervisor.output).not.toMatch(/restarting/);
+    } finally {
+      await supervisor.stop();
+    }
+  });
+});
