@@ -138,4 +138,25 @@ describe('Replica: commits are answered once durable, in commit order', () => {
     await again.replica.onModuleDestroy();
     again.log.close();
   });
+
+  it('shows clients a history that ends before its first own message not yet on disk', async () => {
+    const { replica, log, fsyncs } = setup(dir);
+    const ids = (after = 0) => replica.history(after, 10).map((m) => m.id);
+    replica.accept(fromPeer(1));
+    await turn(); // a peer's message alone: announced, and listed, at once
+    expect(ids()).toEqual(['n1:1']);
+    const own = replica.originate('one');
+    await turn();
+    replica.accept(fromPeer(2));
+    await turn(); // committed behind n0:1, which waits for its fsync
+    expect(log.history(0, 10).map((d) => d.message.id)).toEqual(['n1:1', 'n0:1', 'n1:2']);
+    expect(ids()).toEqual(['n1:1']); // a prefix: n1:2 is not listed past the gap either
+    expect(ids(1)).toEqual([]);
+    fsyncs.shift()!(null);
+    await own;
+    expect(ids()).toEqual(['n1:1', 'n0:1', 'n1:2']);
+    expect(ids(1)).toEqual(['n0:1', 'n1:2']);
+    await replica.onModuleDestroy();
+    log.close();
+  });
 });
