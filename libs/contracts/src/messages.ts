@@ -42,7 +42,10 @@ export interface HistoryRequest {
 export interface HistoryPage {
   readonly nodeId: string;
   readonly messages: ChatMessage[];
-  /** Index of the last delivery at this node (0 when none). */
+  /**
+   * Index of the last delivery this node lists (0 when none): own messages whose fsync is
+   * still running, and what was delivered after them, are listed once it completes.
+   */
   readonly lastIndex: number;
 }
 

@@ -69,7 +69,7 @@ export class ReplicaController {
     return {
       nodeId: this.config.nodeId,
       messages: this.replica.history(after as number, limit as number),
-      lastIndex: this.replica.index,
+      lastIndex: this.replica.visibleIndex,
     };
   }
 

@@ -152,10 +152,12 @@ describe('Replica: commits are answered once durable, in commit order', () => {
     expect(log.history(0, 10).map((d) => d.message.id)).toEqual(['n1:1', 'n0:1', 'n1:2']);
     expect(ids()).toEqual(['n1:1']); // a prefix: n1:2 is not listed past the gap either
     expect(ids(1)).toEqual([]);
+    expect([replica.visibleIndex, replica.index]).toEqual([1, 3]);
     fsyncs.shift()!(null);
     await own;
     expect(ids()).toEqual(['n1:1', 'n0:1', 'n1:2']);
     expect(ids(1)).toEqual(['n0:1', 'n1:2']);
+    expect(replica.visibleIndex).toBe(3);
     await replica.onModuleDestroy();
     log.close();
   });

@@ -100,6 +100,8 @@ export class Replica implements OnModuleDestroy {
   private waitingForDisk = 0;
   /** Own messages up to this seq are on disk: the most that a peer's fetch is served. */
   private durableSeq: number;
+  /** Delivery indexes of own messages whose fsync has not completed, oldest first. */
+  private readonly unsyncedOwn: number[] = [];
   /**
    * Set when a write or an fsync failed: memory and disk may then disagree, so from here
    * on nothing leaves this node — no reply, no message, no announcement, no fetch. A
@@ -128,6 +130,14 @@ export class Replica implements OnModuleDestroy {
 
   get index(): number {
     return this.lastIndex;
+  }
+
+  /**
+   * The last delivery index a client may be shown: every delivery up to it is as durable as
+   * an announcement (see history()). Below `index` while own messages wait for their fsync.
+   */
+  get visibleIndex(): number {
+    return this.unsyncedOwn.length > 0 ? this.unsyncedOwn[0] - 1 : this.lastIndex;
   }
 
   clock(): VectorClock {
@@ -194,6 +204,7 @@ export class Replica implements OnModuleDestroy {
     return new Promise((resolve, reject) => {
       // delivered here the moment it is sent
       const delivered = this.recordDelivery(message, [sendEvent], message.sentAt);
+      this.unsyncedOwn.push(this.lastIndex); // the index recordDelivery just gave it
       this.originations.push({ resolve, reject, message, delivered });
     });
   }
@@ -360,6 +371,7 @@ export class Replica implements OnModuleDestroy {
     for (const o of originations) {
       o.resolve(o.delivered);
       if (o.message.seq > this.durableSeq) this.durableSeq = o.message.seq;
+      this.unsyncedOwn.shift(); // batches publish in commit order: this one is the oldest
     }
     // One event per group commit rather than per message: peers then decode, validate and
     // store a burst in one go. Batches stay under the frame limit.
@@ -443,18 +455,17 @@ export class Replica implements OnModuleDestroy {
   }
 
   /**
-   * Deliveries after index `after`, for clients. A page ends before the first own message
-   * whose fsync is still running, as announcements do: a client must not see a message that
-   * a power loss could replace by another under the same seq. Pages stay gap-free prefixes,
-   * so a client that pages on from the last index it got misses nothing.
+   * Deliveries after index `after`, for clients, up to `visibleIndex`: a page ends before the
+   * first own message whose fsync is still running, as announcements do — a client must not
+   * see a message that a power loss could replace by another under the same seq. Pages stay
+   * gap-free prefixes, so a client that pages on from the last index it got misses nothing.
    */
   history(after: number, limit: number): ChatMessage[] {
-    const page: ChatMessage[] = [];
-    for (const d of this.log.history(after, limit)) {
-      if (d.message.sender === this.nodeId && d.message.seq > this.durableSeq) break;
-      page.push(this.view(d.message, d));
-    }
-    return page;
+    const visible = this.visibleIndex;
+    if (after >= visible) return [];
+    return this.log
+      .history(after, Math.min(limit, visible - after))
+      .map((d) => this.view(d.message, d));
   }
 
   traceEvents(): TraceEvent[] {
