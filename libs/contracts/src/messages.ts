@@ -43,8 +43,8 @@ export interface HistoryPage {
   readonly nodeId: string;
   readonly messages: ChatMessage[];
   /**
-   * Index of the last delivery this node lists (0 when none): own messages whose fsync is
-   * still running, and what was delivered after them, are listed once it completes.
+   * Index of the last delivery this node has announced and lists (0 when none): own
+   * messages whose fsync is still running, and what was delivered after them, come later.
    */
   readonly lastIndex: number;
 }
@@ -102,6 +102,7 @@ export interface NodeState {
   readonly nodeId: string;
   readonly members: string[];
   readonly clock: ClockJson;
+  /** As in HistoryPage: history up to it, then live `delivered` events, misses nothing. */
   readonly lastIndex: number;
   readonly buffered: HeldBackView[];
   readonly bufferCapacity: number;

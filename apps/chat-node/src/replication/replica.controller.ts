@@ -81,7 +81,7 @@ export class ReplicaController {
       nodeId: this.config.nodeId,
       members: this.replica.members,
       clock: this.replica.clockJson(),
-      lastIndex: this.replica.index,
+      lastIndex: this.replica.visibleIndex,
       buffered: this.replica.held(),
       bufferCapacity: buffer.capacity,
       maxHeld: buffer.maxHeld,

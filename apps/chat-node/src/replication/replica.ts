@@ -100,8 +100,8 @@ export class Replica implements OnModuleDestroy {
   private waitingForDisk = 0;
   /** Own messages up to this seq are on disk: the most that a peer's fetch is served. */
   private durableSeq: number;
-  /** Delivery indexes of own messages whose fsync has not completed, oldest first. */
-  private readonly unsyncedOwn: number[] = [];
+  /** The last delivery index announced; clients are shown deliveries up to it. */
+  private announcedIndex: number;
   /**
    * Set when a write or an fsync failed: memory and disk may then disagree, so from here
    * on nothing leaves this node — no reply, no message, no announcement, no fetch. A
@@ -120,6 +120,7 @@ export class Replica implements OnModuleDestroy {
     this.members = config.members.map((m) => m.id);
     const restored = log.restored;
     this.lastIndex = restored.lastIndex;
+    this.announcedIndex = restored.lastIndex;
     this.durableSeq = restored.clock.get(config.nodeId); // the log was synced when opened
     this.trace = new EventTrace(config.nodeId, restored.trace);
   }
@@ -128,16 +129,14 @@ export class Replica implements OnModuleDestroy {
     return this.config.nodeId;
   }
 
-  get index(): number {
-    return this.lastIndex;
-  }
-
   /**
-   * The last delivery index a client may be shown: every delivery up to it is as durable as
-   * an announcement (see history()). Below `index` while own messages wait for their fsync.
+   * The last delivery index a client may be shown: the last one announced. Announcements go
+   * out in commit order and wait for the fsync of any own message before them, so every
+   * delivery up to it is stored and as durable as the node promises, and every later one is
+   * still to be announced: history up to it, then live events, misses nothing.
    */
   get visibleIndex(): number {
-    return this.unsyncedOwn.length > 0 ? this.unsyncedOwn[0] - 1 : this.lastIndex;
+    return this.announcedIndex;
   }
 
   clock(): VectorClock {
@@ -204,7 +203,6 @@ export class Replica implements OnModuleDestroy {
     return new Promise((resolve, reject) => {
       // delivered here the moment it is sent
       const delivered = this.recordDelivery(message, [sendEvent], message.sentAt);
-      this.unsyncedOwn.push(this.lastIndex); // the index recordDelivery just gave it
       this.originations.push({ resolve, reject, message, delivered });
     });
   }
@@ -371,7 +369,6 @@ export class Replica implements OnModuleDestroy {
     for (const o of originations) {
       o.resolve(o.delivered);
       if (o.message.seq > this.durableSeq) this.durableSeq = o.message.seq;
-      this.unsyncedOwn.shift(); // batches publish in commit order: this one is the oldest
     }
     // One event per group commit rather than per message: peers then decode, validate and
     // store a burst in one go. Batches stay under the frame limit.
@@ -380,6 +377,7 @@ export class Replica implements OnModuleDestroy {
       else this.emit(ReplicaEvents.messages, { messages: wire });
     }
     if (announced.length > 0) {
+      this.announcedIndex = announced[announced.length - 1].index!;
       const delivered: DeliveredEvent = { nodeId: this.nodeId, messages: announced, clock };
       this.emit(NodeEvents.delivered, delivered);
     }
