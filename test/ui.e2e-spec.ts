@@ -128,6 +128,47 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
     expect(await page.locator('.messages img').count()).toBe(0);
   });
 
+  it('a page opened while messages flow shows the history before them too', async () => {
+    // n0's history is held back until a live message has reached the new page.
+    await sendFrom('n0', 'history before the page opened');
+    await messagesIn('n0').filter({ hasText: 'history before the page opened' }).waitFor();
+    const second = await context.newPage();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let historyAsked = false;
+    await second.route(/\/nodes\/n0\/messages\?after=0&/, async (route) => {
+      historyAsked = true;
+      await released;
+      await route.continue();
+    });
+    try {
+      await second.goto(url);
+      for (let waited = 0; !historyAsked; waited += 50) {
+        if (waited > 10_000) throw new Error("the new page never asked for n0's history");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const sent = await fetch(`${url}/nodes/n1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'live while history loads' }),
+      });
+      expect(sent.status).toBe(201);
+      await messagesIn('n0').filter({ hasText: 'live while history loads' }).waitFor();
+      await new Promise((r) => setTimeout(r, 300)); // the event has reached the second page too
+      release();
+      const shown = second
+        .locator('.panel', { has: second.locator('.node-name', { hasText: /^n0$/ }) })
+        .locator('.messages li');
+      await shown.filter({ hasText: 'live while history loads' }).waitFor();
+      expect(await shown.evaluateAll((items) => items.map((li) => li.dataset.id))).toEqual(
+        await messagesIn('n0').evaluateAll((items) => items.map((li) => li.dataset.id)),
+      );
+    } finally {
+      release();
+      await second.close();
+    }
+  });
+
   it("draws the whole run from the nodes' logs: the slow link's arrow is the long one", async () => {
     await page.locator('#mode-run').click();
     expect(await page.locator('#mode-run').getAttribute('aria-pressed')).toBe('true');

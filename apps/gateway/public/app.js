@@ -147,14 +147,31 @@
     }
   }
 
+  // Live events that arrive while history is loading wait for it: delivered first, a later
+  // message would move node.lastIndex past the history still on its way, which deliver()
+  // would then drop as already shown.
   async function loadHistory(node, upTo) {
-    let after = node.lastIndex;
-    while (after < upTo) {
-      const page = await api('GET', `/nodes/${node.id}/messages?after=${after}&limit=500`);
-      for (const message of page.messages) deliver(node, message, false);
-      if (page.messages.length === 0) break;
-      after = page.messages[page.messages.length - 1].index;
+    if (node.loading) return; // the load under way shows these too, or the next refresh does
+    node.loading = true;
+    try {
+      let after = node.lastIndex;
+      while (after < upTo) {
+        const page = await api('GET', `/nodes/${node.id}/messages?after=${after}&limit=500`);
+        for (const message of page.messages) deliver(node, message, false);
+        if (page.messages.length === 0) break;
+        after = page.messages[page.messages.length - 1].index;
+      }
+    } finally {
+      node.loading = false;
+      const waiting = node.waitingLive.sort((a, b) => a.index - b.index);
+      node.waitingLive = [];
+      for (const message of waiting) deliver(node, message, true);
     }
+  }
+
+  function onLive(node, message) {
+    if (node.loading) node.waitingLive.push(message);
+    else deliver(node, message, true);
   }
 
   function createPanel(id) {
@@ -162,7 +179,16 @@
     $('.node-name', panel).textContent = id;
     $('.shiviz', panel).href = `/nodes/${id}/log?format=shiviz`;
     $('.shiviz', panel).download = `${id}.shiviz.log`;
-    const node = { id, panel, lastIndex: 0, held: new Map(), up: true, partitioned: false };
+    const node = {
+      id,
+      panel,
+      lastIndex: 0,
+      held: new Map(),
+      up: true,
+      partitioned: false,
+      loading: false,
+      waitingLive: [],
+    };
     $('.composer', panel).addEventListener('submit', (event) => {
       event.preventDefault();
       const input = $('input', panel);
@@ -188,7 +214,7 @@
       renderHeld(node);
       if (hello.lastIndex) await loadHistory(node, hello.lastIndex).catch(report);
     });
-    socket.on('delivered', (message) => deliver(node, message, true));
+    socket.on('delivered', (message) => onLive(node, message));
     socket.on('buffered', (held) => {
       node.held.set(held.message.id, held);
       const t = Date.now();
