@@ -169,6 +169,39 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
     }
   });
 
+  it('fills a gap in the live events from the log', async () => {
+    // The new page loses n0's announcement of one message on its websocket.
+    await sendFrom('n0', 'before the gap');
+    await messagesIn('n0').filter({ hasText: 'before the gap' }).waitFor();
+    const second = await context.newPage();
+    await second.routeWebSocket(/socket\.io/, (page) => {
+      const server = page.connectToServer();
+      server.onMessage((frame) => {
+        const text = typeof frame === 'string' ? frame : '';
+        if (text.includes('/nodes/n0,') && text.includes('announcement lost on the way')) return;
+        page.send(frame);
+      });
+    });
+    const shown = second
+      .locator('.panel', { has: second.locator('.node-name', { hasText: /^n0$/ }) })
+      .locator('.messages li');
+    const ids = (list: typeof shown) =>
+      list.evaluateAll((items) => items.map((li) => li.dataset.id));
+    try {
+      await second.goto(url);
+      await shown.first().waitFor(); // its history is in
+      for (const text of ['announcement lost on the way', 'the next one arrives']) {
+        await sendFrom('n1', text);
+        await messagesIn('n0').filter({ hasText: text }).waitFor();
+      }
+      await shown.filter({ hasText: 'the next one arrives' }).waitFor();
+      await shown.filter({ hasText: 'announcement lost on the way' }).waitFor({ timeout: 5000 });
+      expect(await ids(shown)).toEqual(await ids(messagesIn('n0')));
+    } finally {
+      await second.close();
+    }
+  });
+
   it("draws the whole run from the nodes' logs: the slow link's arrow is the long one", async () => {
     await page.locator('#mode-run').click();
     expect(await page.locator('#mode-run').getAttribute('aria-pressed')).toBe('true');

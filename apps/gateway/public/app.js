@@ -170,8 +170,16 @@
   }
 
   function onLive(node, message) {
-    if (node.loading) node.waitingLive.push(message);
-    else deliver(node, message, true);
+    if (node.loading) {
+      node.waitingLive.push(message);
+    } else if (message.index > node.lastIndex + 1) {
+      // A gap: announcements lost on the way (the gateway reconnecting to a restarted node,
+      // say). The node's log has them: fetch the gap first, this message waits for it.
+      node.waitingLive.push(message);
+      loadHistory(node, message.index - 1).catch(report);
+    } else {
+      deliver(node, message, true);
+    }
   }
 
   function createPanel(id) {
