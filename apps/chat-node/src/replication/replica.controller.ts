@@ -69,7 +69,7 @@ export class ReplicaController {
     return {
       nodeId: this.config.nodeId,
       messages: this.replica.history(after as number, limit as number),
-      lastIndex: this.replica.visibleIndex,
+      lastIndex: this.replica.announcedIndex,
     };
   }
 
@@ -81,7 +81,7 @@ export class ReplicaController {
       nodeId: this.config.nodeId,
       members: this.replica.members,
       clock: this.replica.clockJson(),
-      lastIndex: this.replica.visibleIndex,
+      lastIndex: this.replica.announcedIndex,
       buffered: this.replica.held(),
       bufferCapacity: buffer.capacity,
       maxHeld: buffer.maxHeld,

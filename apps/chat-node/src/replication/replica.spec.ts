@@ -152,13 +152,13 @@ describe('Replica: commits are answered once durable, in commit order', () => {
     expect(log.history(0, 10).map((d) => d.message.id)).toEqual(['n1:1', 'n0:1', 'n1:2']);
     expect(ids()).toEqual(['n1:1']); // a prefix: n1:2 is not listed past the gap either
     expect(ids(1)).toEqual([]);
-    expect(replica.visibleIndex).toBe(1); // three stored, one announced
+    expect(replica.announcedIndex).toBe(1); // three stored, one announced
     fsyncs.shift()!(null);
     await own;
     await turn(); // the peer's batch is announced right after the one it waited for
     expect(ids()).toEqual(['n1:1', 'n0:1', 'n1:2']);
     expect(ids(1)).toEqual(['n0:1', 'n1:2']);
-    expect(replica.visibleIndex).toBe(3);
+    expect(replica.announcedIndex).toBe(3);
     await replica.onModuleDestroy();
     log.close();
   });

@@ -100,8 +100,8 @@ export class Replica implements OnModuleDestroy {
   private waitingForDisk = 0;
   /** Own messages up to this seq are on disk: the most that a peer's fetch is served. */
   private durableSeq: number;
-  /** The last delivery index announced; clients are shown deliveries up to it. */
-  private announcedIndex: number;
+  /** The last delivery index announced (see `announcedIndex`). */
+  private lastAnnounced: number;
   /**
    * Set when a write or an fsync failed: memory and disk may then disagree, so from here
    * on nothing leaves this node — no reply, no message, no announcement, no fetch. A
@@ -120,7 +120,7 @@ export class Replica implements OnModuleDestroy {
     this.members = config.members.map((m) => m.id);
     const restored = log.restored;
     this.lastIndex = restored.lastIndex;
-    this.announcedIndex = restored.lastIndex;
+    this.lastAnnounced = restored.lastIndex;
     this.durableSeq = restored.clock.get(config.nodeId); // the log was synced when opened
     this.trace = new EventTrace(config.nodeId, restored.trace);
   }
@@ -135,8 +135,8 @@ export class Replica implements OnModuleDestroy {
    * delivery up to it is stored and as durable as the node promises, and every later one is
    * still to be announced: history up to it, then live events, misses nothing.
    */
-  get visibleIndex(): number {
-    return this.announcedIndex;
+  get announcedIndex(): number {
+    return this.lastAnnounced;
   }
 
   clock(): VectorClock {
@@ -377,7 +377,7 @@ export class Replica implements OnModuleDestroy {
       else this.emit(ReplicaEvents.messages, { messages: wire });
     }
     if (announced.length > 0) {
-      this.announcedIndex = announced[announced.length - 1].index!;
+      this.lastAnnounced = announced[announced.length - 1].index!;
       const delivered: DeliveredEvent = { nodeId: this.nodeId, messages: announced, clock };
       this.emit(NodeEvents.delivered, delivered);
     }
@@ -453,13 +453,13 @@ export class Replica implements OnModuleDestroy {
   }
 
   /**
-   * Deliveries after index `after`, for clients, up to `visibleIndex`: a page ends before the
-   * first own message whose fsync is still running, as announcements do — a client must not
-   * see a message that a power loss could replace by another under the same seq. Pages stay
+   * Deliveries after index `after`, for clients, up to the last one announced: a page ends
+   * before the first own message whose fsync is still running — a client must not see a
+   * message that a power loss could replace by another under the same seq. Pages stay
    * gap-free prefixes, so a client that pages on from the last index it got misses nothing.
    */
   history(after: number, limit: number): ChatMessage[] {
-    const visible = this.visibleIndex;
+    const visible = this.lastAnnounced;
     if (after >= visible) return [];
     return this.log
       .history(after, Math.min(limit, visible - after))
