@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChatMessage, HistoryPage } from '@app/contracts';
-import { ROOT } from './support/cluster';
+import { ROOT, waitUntil } from './support/cluster';
 import { freePortBlock } from './support/ports';
 
 jest.setTimeout(90_000);
@@ -27,14 +27,12 @@ class Supervisor {
 
   /** Resolves with the first match of `pattern` in the output at or after `from`. */
   async waitFor(pattern: RegExp, from = 0, ms = 40_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const match = this.output.slice(from).match(pattern);
-      if (match) return match;
-      if (Date.now() > deadline)
-        throw new Error(`no ${pattern} in npm start's output:\n${this.output.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitUntil(() => pattern.test(this.output.slice(from)), ms, `${pattern}`).catch(
+      (error: Error) => {
+        throw new Error(`${error.message} in npm start's output:\n${this.output.slice(-3000)}`);
+      },
+    );
+    return this.output.slice(from).match(pattern)!;
   }
 
   /** The pid the supervisor printed last for `name`. */
@@ -80,13 +78,6 @@ describe('npm start (scripts/start.js)', () => {
       if (!response.ok) return [];
       return ((await response.json()) as HistoryPage).messages.map((m) => m.text);
     };
-    const eventually = async (check: () => Promise<boolean>, what: string) => {
-      const deadline = Date.now() + 30_000;
-      while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    };
     try {
       await supervisor.waitFor(/Causal chat is running with 3 nodes/);
       const acked = await send('n1', 'acknowledged before the crash');
@@ -101,15 +92,17 @@ describe('npm start (scripts/start.js)', () => {
 
       // sent while n1 is (re)starting: it must catch up on it
       await send('n0', 'sent while n1 was down');
-      await eventually(
+      await waitUntil(
         async () => (await history('n1')).includes('sent while n1 was down'),
+        30_000,
         'the restarted n1 caught up',
       );
       expect(await history('n1')).toContain('acknowledged before the crash');
       const after = await send('n1', 'n1 after its restart');
       expect(after.id).toBe('n1:2'); // its seq went on from the log: none reused
-      await eventually(
+      await waitUntil(
         async () => (await history('n2')).includes('n1 after its restart'),
+        30_000,
         'n2 has the restarted node’s message',
       );
       expect(await supervisor.stop()).toBe(0);

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BrowserContext, chromium, Page } from 'playwright-core';
-import { ROOT, TestCluster } from './support/cluster';
+import { ROOT, TestCluster, waitUntil } from './support/cluster';
 
 const ARTIFACTS = join(ROOT, 'artifacts', 'ui');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -143,10 +143,7 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
     });
     try {
       await second.goto(url);
-      for (let waited = 0; !historyAsked; waited += 50) {
-        if (waited > 10_000) throw new Error("the new page never asked for n0's history");
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitUntil(() => historyAsked, 10_000, "the new page to ask for n0's history");
       const sent = await fetch(`${url}/nodes/n1/messages`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -21,6 +21,20 @@ export interface ClusterOptions {
 }
 
 /** A cluster of real chat-node processes on loopback, with a request client per node. */
+/** Polls `condition` every 50 ms until it holds; throws naming `what` after `ms`. */
+export async function waitUntil(
+  condition: () => Promise<boolean> | boolean,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export class TestCluster {
   readonly ids: string[];
   readonly dataDir: string;
@@ -215,17 +229,8 @@ export class TestCluster {
     }
   }
 
-  async waitUntil(
-    condition: () => Promise<boolean> | boolean,
-    ms: number,
-    what: string,
-  ): Promise<void> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      if (await condition()) return;
-      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  waitUntil(condition: () => Promise<boolean> | boolean, ms: number, what: string) {
+    return waitUntil(condition, ms, what);
   }
 
   /**
