@@ -247,6 +247,16 @@ describe('gateway (gateway + three node processes on loopback)', () => {
 
   it('reports a killed node down and answers 503 for it quickly while the others keep working', async () => {
     await cluster.kill('n2');
+    // The claim is about a node the gateway knows is down; until its socket has seen the
+    // disconnect, a request may still be written into the dying connection and time out.
+    await cluster.waitUntil(
+      async () =>
+        (await request(url).get('/nodes')).body.some(
+          (n: { id: string; up: boolean }) => n.id === 'n2' && !n.up,
+        ),
+      10_000,
+      'the gateway to see n2 down',
+    );
     const started = Date.now();
     const refused = await request(url)
       .post('/nodes/n2/messages')

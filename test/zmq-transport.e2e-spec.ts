@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { AddressInfo, createServer, Socket } from 'node:net';
 import { Inject, Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ClientProxy, ClientsModule } from '@nestjs/microservices';
@@ -95,26 +96,32 @@ describe('ZeroMQ transport (real sockets on loopback)', () => {
   });
 
   it('fails fast while the server is down, times out a slow reply, and recovers when the server returns', async () => {
-    const { app, endpoint } = await startServer();
-    await app.close();
+    // "Down" is a port held by a listener that never speaks ZMTP: no handshake can complete
+    // and no other process can take the port meanwhile, so only the connect timer can fire.
+    const held = new Set<Socket>();
+    const holder = createServer((socket) => held.add(socket));
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const endpoint = `tcp://127.0.0.1:${(holder.address() as AddressInfo).port}`;
+    // The request timeout is far from the connect timeout, so a stalled machine cannot swap them.
     const client = track(
-      new ZmqClient({ connect: endpoint, timeoutMs: 500, connectTimeoutMs: 300 }),
+      new ZmqClient({ connect: endpoint, timeoutMs: 3000, connectTimeoutMs: 300 }),
     );
-    const started = Date.now();
     const down = await failure(call(client, 'sum', [1]));
     expect(down).toBeInstanceOf(ZmqRequestError);
     expect((down as ZmqRequestError).code).toBe('unreachable');
     expect((down as Error).message).toContain(endpoint);
-    expect(Date.now() - started).toBeLessThan(1500);
+    expect((down as Error).message).toContain('no connection within 300 ms');
 
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => holder.close(resolve));
     const again = await startServer({ bind: endpoint });
     track(again.app);
     await waitFor(() => client.isConnected, 5000);
     expect(await call(client, 'sum', [2, 3])).toBe(5);
-    const slow = await failure(call(client, 'slow', 2000));
+    const slow = await failure(call(client, 'slow', 4000));
     expect((slow as ZmqRequestError).code).toBe('timeout');
     expect((slow as Error).message).toMatch(
-      /slow to tcp:\/\/127\.0\.0\.1:\d+: no reply within 500 ms/,
+      /slow to tcp:\/\/127\.0\.0\.1:\d+: no reply within 3000 ms/,
     );
   });
 
