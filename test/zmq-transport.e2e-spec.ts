@@ -1,35 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { AddressInfo, createServer, Socket } from 'node:net';
 import { Inject, Injectable, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { ClientProxy, ClientsModule } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { lastValueFrom } from 'rxjs';
 import { Dealer } from 'zeromq';
-import { ZmqClient, ZmqRequestError, ZmqServer } from '@app/zmq-transport';
-import { EchoModule, Seen } from './fixtures/zmq-echo.module';
+import { ZmqClient, ZmqRequestError } from '@app/zmq-transport';
+import { call, failure, startEchoServer, waitFor } from './support/zmq';
 
-async function startServer(options: Partial<ConstructorParameters<typeof ZmqServer>[0]> = {}) {
-  const server = new ZmqServer({ bind: 'tcp://127.0.0.1:*', ...options });
-  const app = await NestFactory.createMicroservice(EchoModule, { strategy: server, logger: false });
-  await app.listen();
-  return { app, server, endpoint: server.endpoint!, seen: app.get(Seen) };
-}
-
-const call = <T>(client: Pick<ClientProxy, 'send'>, pattern: string, data: unknown) =>
-  lastValueFrom(client.send<T>(pattern, data));
-const failure = async (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-const waitFor = async (condition: () => boolean, ms = 3000) => {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-};
+const startServer = startEchoServer;
 
 describe('ZeroMQ transport (real sockets on loopback)', () => {
   const cleanup: (() => Promise<unknown>)[] = [];

@@ -6,3 +6,5 @@ export * from './zmq.options';
 export * from './zmq.codec';
 export * from './zmq.tokens';
 export * from './socket-writer';
+export * from './curve-keys';
+export * from './connection-audit';

@@ -1,6 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
 import { Dealer, Publisher } from 'zeromq';
+import { ConnectionAudit } from './connection-audit';
+import { CurveIdentity } from './curve-sockets';
 import { isRecord, JsonDeserializer, JsonSerializer, toFrame } from './zmq.codec';
 import { ZmqRequestError } from './zmq.errors';
 import { ZMQ_DEFAULTS, ZmqClientOptions } from './zmq.options';
@@ -19,6 +21,9 @@ interface Pending {
  * packet id; every pending call fails with a {@link ZmqRequestError} on timeout, when the
  * server cannot be reached, or on close(). `emit()` goes over a bound PUB (fan-out) when
  * `publish` is configured, otherwise over the DEALER (point-to-point).
+ *
+ * With `curve`, the DEALER only talks to the holder of `curve.serverKey` and the PUB admits
+ * only `curve.allow`-listed subscribers.
  */
 export class ZmqClient extends ClientProxy {
   private readonly logger = new Logger(ZmqClient.name);
@@ -35,9 +40,17 @@ export class ZmqClient extends ClientProxy {
   private readonly timeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly maxFrameBytes: number;
+  /** Who connected and who was refused. */
+  readonly audit: ConnectionAudit;
+  private readonly curve?: CurveIdentity;
 
+  /** Throws a {@link CurveKeyError} for bad key material, before any socket exists. */
   constructor(private readonly options: ZmqClientOptions) {
     super();
+    this.audit = options.audit ?? new ConnectionAudit();
+    this.curve = options.curve ? new CurveIdentity(options.curve, this.audit) : undefined;
+    if (options.connect) this.curve?.client(options.curve?.serverKey, 'curve.serverKey');
+    if (options.publish) this.curve?.assertCanServe();
     this.timeoutMs = options.timeoutMs ?? ZMQ_DEFAULTS.timeoutMs;
     this.connectTimeoutMs = options.connectTimeoutMs ?? ZMQ_DEFAULTS.connectTimeoutMs;
     this.maxFrameBytes = options.maxFrameBytes ?? ZMQ_DEFAULTS.maxFrameBytes;
@@ -87,6 +100,7 @@ export class ZmqClient extends ClientProxy {
     for (const resolve of this.connectWaiters.splice(0)) resolve();
     await Promise.all([this.dealerWriter?.flushed(), this.publisherWriter?.flushed()]);
     this.closeSockets();
+    this.curve?.release();
     await this.readLoop;
     this._status$.next('closed');
   }
@@ -150,7 +164,12 @@ export class ZmqClient extends ClientProxy {
     const hwm = this.options.highWaterMark ?? ZMQ_DEFAULTS.highWaterMark;
     const linger = this.options.lingerMs ?? ZMQ_DEFAULTS.lingerMs;
     if (this.options.publish) {
-      this.publisher = new Publisher({ linger, sendHighWaterMark: hwm });
+      this.publisher = new Publisher({
+        linger,
+        sendHighWaterMark: hwm,
+        ...(await this.curve?.server()),
+      });
+      this.audit.watch(this.publisher, 'server');
       await this.publisher.bind(this.options.publish);
       this.publisherWriter = new SocketWriter(this.publisher, (error) =>
         this.logger.warn(`publish failed: ${String(error)}`),
@@ -166,6 +185,7 @@ export class ZmqClient extends ClientProxy {
         immediate: true,
         sendTimeout: this.connectTimeoutMs,
         maxMessageSize: this.maxFrameBytes * 4,
+        ...this.curve?.client(this.options.curve?.serverKey, 'curve.serverKey'),
       });
       this.watchConnection(this.dealer);
       this.dealer.connect(this.options.connect);
@@ -185,16 +205,10 @@ export class ZmqClient extends ClientProxy {
    * bound to the first module registry, which breaks under Jest's per-file registries.)
    */
   private watchConnection(dealer: Dealer): void {
-    void (async () => {
-      try {
-        for await (const event of dealer.events) {
-          if (event.type === 'handshake') this.setConnected(true);
-          else if (event.type === 'disconnect') this.setConnected(false);
-        }
-      } catch {
-        // the socket closed
-      }
-    })();
+    this.audit.watch(dealer, 'client', (event) => {
+      if (event.type === 'handshake') this.setConnected(true);
+      else if (event.type === 'disconnect') this.setConnected(false);
+    });
   }
 
   private setConnected(connected: boolean): void {

@@ -1,4 +1,27 @@
 import type { Deserializer, Serializer } from '@nestjs/microservices';
+import type { ConnectionAudit } from './connection-audit';
+
+/**
+ * CURVE (ZeroMQ RFC 26): encryption and mutual authentication. A server socket (ROUTER,
+ * bound PUB) admits only the `allow`-listed public keys (checked by the process's ZAP
+ * handler); a client socket (DEALER, SUB) only talks to the holder of `serverKey`.
+ */
+export interface ZmqCurveOptions {
+  /** This process's secret key (Z85, 40 characters). */
+  readonly secretKey: string;
+  /** Its public key; derived from the secret key when omitted, checked against it when given. */
+  readonly publicKey?: string;
+  /** ZmqClient's DEALER: the public key of the server it connects to. */
+  readonly serverKey?: string;
+  /** Server sockets: who may connect, peer name -> public key (the name is what gets logged). */
+  readonly allow?: Readonly<Record<string, string>>;
+}
+
+/** A publisher to subscribe to; with CURVE, `serverKey` pins who may publish there. */
+export interface ZmqSubscription {
+  readonly endpoint: string;
+  readonly serverKey?: string;
+}
 
 /** Limits and socket settings shared by server and client. */
 export interface ZmqSocketOptions {
@@ -10,13 +33,17 @@ export interface ZmqSocketOptions {
   readonly highWaterMark?: number;
   readonly serializer?: Serializer;
   readonly deserializer?: Deserializer;
+  /** Encrypt and authenticate every connection (see {@link ZmqCurveOptions}); plaintext when absent. */
+  readonly curve?: ZmqCurveOptions;
+  /** Where admitted and refused connections are recorded; one per process can be shared. */
+  readonly audit?: ConnectionAudit;
 }
 
 export interface ZmqServerOptions extends ZmqSocketOptions {
   /** ROUTER endpoint to bind for requests and point-to-point events, e.g. `tcp://127.0.0.1:7100`. Omit for a subscribe-only server. */
   readonly bind?: string;
-  /** Publisher endpoints (peers) whose events this server handles, one SUB socket each. */
-  readonly subscribe?: readonly string[];
+  /** Publishers (peers) whose events this server handles, one SUB socket each. */
+  readonly subscribe?: readonly (string | ZmqSubscription)[];
   /** Topic prefixes to subscribe to (a topic is the event pattern). Default: everything. */
   readonly topics?: readonly string[];
   /** How long close() waits for in-flight handlers (ms). Default 2,000. */

@@ -8,9 +8,11 @@ import {
 } from '@nestjs/microservices';
 import { isObservable } from 'rxjs';
 import { Router, Subscriber } from 'zeromq';
+import { ConnectionAudit } from './connection-audit';
+import { CurveIdentity } from './curve-sockets';
 import { isRecord, JsonDeserializer, JsonSerializer, toFrame } from './zmq.codec';
 import { ZmqContext, ZmqOrigin } from './zmq.context';
-import { ZMQ_DEFAULTS, ZmqServerOptions } from './zmq.options';
+import { ZMQ_DEFAULTS, ZmqServerOptions, ZmqSubscription } from './zmq.options';
 import { SocketWriter } from './socket-writer';
 import { ZMQ_TRANSPORT } from './zmq.tokens';
 
@@ -29,6 +31,10 @@ type ZmqServerEvents = {
  * ROUTER; events from publishers arrive on one SUB socket per publisher endpoint (so a
  * handler can tell which peer sent an event). Replies go back through the ROUTER's single
  * writer loop. Hostile input is dropped and counted, never thrown.
+ *
+ * With `curve`, the ROUTER admits only the allow-listed keys and each SUB only accepts the
+ * publisher holding its subscription's `serverKey`: an event's origin is then the key that
+ * signed the connection, not whoever holds the port.
  */
 export class ZmqServer
   extends Server<ZmqServerEvents, ZmqServerStatus>
@@ -51,9 +57,18 @@ export class ZmqServer
   private drained?: () => void;
   private closing = false;
   private loops: Promise<void>[] = [];
+  /** Who connected and who was refused. */
+  readonly audit: ConnectionAudit;
+  private readonly curve?: CurveIdentity;
 
+  /** Throws a {@link CurveKeyError} for bad key material, before any socket exists. */
   constructor(private readonly options: ZmqServerOptions) {
     super();
+    this.audit = options.audit ?? new ConnectionAudit();
+    this.curve = options.curve ? new CurveIdentity(options.curve, this.audit) : undefined;
+    if (options.bind) this.curve?.assertCanServe();
+    for (const [i, subscription] of (options.subscribe ?? []).entries())
+      this.subscriptionOptions(subscription, `subscribe[${i}].serverKey`);
     this.maxFrameBytes = options.maxFrameBytes ?? ZMQ_DEFAULTS.maxFrameBytes;
     this.serializer = options.serializer ?? new JsonSerializer();
     this.deserializer = options.deserializer ?? new JsonDeserializer();
@@ -69,8 +84,10 @@ export class ZmqServer
       if (this.options.bind) {
         this.router = new Router({
           ...this.socketOptions(),
+          ...(await this.curve?.server()),
           maxMessageSize: this.maxFrameBytes * 4,
         });
+        this.audit.watch(this.router, 'server');
         await this.router.bind(this.options.bind);
         // Replies to one client that queue up behind a send leave as one message.
         this.writer = new SocketWriter(this.router, (error) => this.fail(error), {
@@ -87,14 +104,17 @@ export class ZmqServer
     }
   }
 
-  /** Connects one more publisher endpoint (a peer that joined after start). */
-  subscribeTo(endpoint: string): void {
+  /** Connects one more publisher (a peer that joined after start). */
+  subscribeTo(subscription: string | ZmqSubscription): void {
     const { linger, receiveHighWaterMark } = this.socketOptions();
+    const { endpoint, curve } = this.subscriptionOptions(subscription, 'serverKey');
     const subscriber = new Subscriber({
       linger,
       receiveHighWaterMark,
       maxMessageSize: this.maxFrameBytes * 4,
+      ...curve,
     });
+    this.audit.watch(subscriber, 'client');
     const topics = this.options.topics ?? [''];
     for (const topic of topics) subscriber.subscribe(topic);
     subscriber.connect(endpoint);
@@ -123,6 +143,7 @@ export class ZmqServer
     }
     await this.writer?.flushed();
     this.closeSockets();
+    this.curve?.release();
     await Promise.allSettled(this.loops);
     this._status$.next('closed');
   }
@@ -148,6 +169,14 @@ export class ZmqServer
       sendHighWaterMark: hwm,
       receiveHighWaterMark: hwm,
     };
+  }
+
+  private subscriptionOptions(subscription: string | ZmqSubscription, field: string) {
+    const { endpoint, serverKey } =
+      typeof subscription === 'string'
+        ? { endpoint: subscription, serverKey: undefined }
+        : subscription;
+    return { endpoint, curve: this.curve?.client(serverKey, `${field} (${endpoint})`) };
   }
 
   private closeSockets(): void {
