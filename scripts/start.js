@@ -11,6 +11,10 @@
  * within 30 s of its start. A node restarted on its data catches up from its peers. A
  * process that exits before the cluster was first healthy (bad configuration, a corrupt data
  * file) stops everything: starting it again would only repeat the error.
+ *
+ * The links are encrypted: on first start each process gets a CURVE key pair under
+ * ./data/keys (secret keys mode 0600), and every process is given that directory.
+ * CHAT_CURVE=off runs them unencrypted, and each process says so.
  */
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
@@ -25,6 +29,8 @@ const count = Number(process.env.CHAT_NODES ?? 3);
 const port = Number(process.env.PORT ?? 3000);
 const basePort = Number(process.env.CHAT_BASE_PORT ?? 7100);
 const dataDir = process.env.DATA_DIR ?? join(root, 'data');
+const keysDir = process.env.CHAT_KEYS_DIR ?? join(dataDir, 'keys');
+const curve = (process.env.CHAT_CURVE ?? 'on').toLowerCase() !== 'off';
 const colors = [36, 33, 35, 32, 34, 31, 96, 93];
 
 function fail(message) {
@@ -156,6 +162,15 @@ async function main() {
       fail(`port ${p} is in use: stop what uses it, or set PORT / CHAT_BASE_PORT`);
   }
   mkdirSync(dataDir, { recursive: true });
+  const ids = Array.from({ length: count }, (_, i) => `n${i}`);
+  const keysEnv = curve ? { CHAT_KEYS_DIR: keysDir } : {};
+  if (curve) {
+    // The compiled contracts library: the same code the processes load the keys with.
+    const { ensureClusterKeys } = require(join(root, 'dist/apps/chat-node/libs/contracts/src'));
+    const created = ensureClusterKeys(keysDir, [...ids, 'gateway']);
+    if (created.length > 0)
+      process.stdout.write(`made CURVE keys for ${created.join(', ')} in ${keysDir}\n`);
+  }
   const members = Array.from(
     { length: count },
     (_, i) => `n${i}=127.0.0.1:${basePort + 10 * i}`,
@@ -166,14 +181,14 @@ async function main() {
     services.push({
       name: `n${i}`,
       script: nodeMain,
-      env: { CHAT_NODE_ID: `n${i}`, CHAT_MEMBERS: members, DATA_DIR: dataDir },
+      env: { CHAT_NODE_ID: `n${i}`, CHAT_MEMBERS: members, DATA_DIR: dataDir, ...keysEnv },
       color: colors[i % colors.length],
     });
   }
   services.push({
     name: 'gateway',
     script: gatewayMain,
-    env: { CHAT_MEMBERS: members, PORT: String(port) },
+    env: { CHAT_MEMBERS: members, PORT: String(port), ...keysEnv },
     color: 37,
   });
   for (const service of services) launch(service);
@@ -185,7 +200,7 @@ async function main() {
   }
   healthy = true;
   process.stdout.write(
-    `\n  Causal chat is running with ${count} nodes (data in ${dataDir})\n  UI:       ${url}/\n  OpenAPI:  ${url}/docs\n  A process that exits is started again; Ctrl-C stops everything.\n\n`,
+    `\n  Causal chat is running with ${count} nodes (data in ${dataDir}; links ${curve ? 'encrypted with CURVE' : 'NOT encrypted: CHAT_CURVE=off'})\n  UI:       ${url}/\n  OpenAPI:  ${url}/docs\n  A process that exits is started again; Ctrl-C stops everything.\n\n`,
   );
 }
 

@@ -1,9 +1,33 @@
-import { Dealer, Publisher } from 'zeromq';
+import { connect } from 'node:net';
+import { Dealer, Publisher, Subscriber } from 'zeromq';
 import { checkCausalDelivery } from '@app/causal';
-import { ChatMessage, ReplicaEvents } from '@app/contracts';
-import { checked, TestCluster } from './support/cluster';
+import { ChatMessage, ClusterKeys, curveServer, ReplicaEvents, Requests } from '@app/contracts';
+import { CurveKeyPair, generateCurveKeyPair, ZmqClient, ZmqRequestError } from '@app/zmq-transport';
+import { checked, OPERATOR_KEY, TestCluster } from './support/cluster';
+import { recordingRelay } from './support/zmq';
+import { lastValueFrom } from 'rxjs';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Raw zeromq.js socket options of a CURVE client holding `self` that talks to `serverKey`. */
+const curveSocket = (self: CurveKeyPair, serverKey: string) => ({
+  curveServerKey: serverKey,
+  curvePublicKey: self.publicKey,
+  curveSecretKey: self.secretKey,
+});
+
+/** Collects what a subscriber receives, as text. */
+function listen(subscriber: Subscriber): string[] {
+  const heard: string[] = [];
+  void (async () => {
+    try {
+      for await (const frames of subscriber) heard.push(frames.map(String).join(' '));
+    } catch {
+      // closed
+    }
+  })();
+  return heard;
+}
 
 function expectCausalAndComplete(
   logs: Map<string, ChatMessage[]>,
@@ -163,11 +187,14 @@ describe('chat-node (real processes, real SQLite, real sockets)', () => {
   });
 
   it('stays healthy under hostile frames on its replication sockets', async () => {
+    // A compromised member: it holds n2's key, so the links admit it, and only validation stands.
     cluster = await TestCluster.start({ nodes: 2, impostors: 1 });
     const c = cluster;
-    const hostile = new Publisher({ linger: 0 });
-    await hostile.bind(c.pub('n2'));
-    const direct = new Dealer({ linger: 0 });
+    const member = new ZmqClient({ publish: c.pub('n2'), curve: curveServer(c.keys('n2')) });
+    await member.connect();
+    const hostile = member.unwrap<{ publisher: Publisher }>().publisher;
+    const operator: ClusterKeys = c.keys(OPERATOR_KEY);
+    const direct = new Dealer({ linger: 0, ...curveSocket(operator.self, operator.publicKeys.n0) });
     direct.connect(c.rpc('n0'));
     try {
       await c.send('n0', 'before');
@@ -227,8 +254,129 @@ describe('chat-node (real processes, real SQLite, real sockets)', () => {
         expect.arrayContaining(['before', 'after', 'still fine']),
       );
     } finally {
-      hostile.close();
+      await member.close();
       direct.close();
     }
   });
+
+  it('admits only the cluster keys: a rogue key, a plaintext process and an impostor at a member port get nothing in and nothing out', async () => {
+    cluster = await TestCluster.start({ nodes: 2, impostors: 1 });
+    const c = cluster;
+    const rogue = generateCurveKeyPair();
+    const n0Key = c.keys(OPERATOR_KEY).publicKeys.n0;
+    const subscribers = [
+      new Subscriber({ linger: 0, ...curveSocket(rogue, n0Key) }),
+      new Subscriber({ linger: 0 }),
+    ];
+    const heard = subscribers.map((subscriber) => {
+      subscriber.subscribe();
+      subscriber.connect(c.pub('n0'));
+      return listen(subscriber);
+    });
+    const requesters = [
+      new ZmqClient({
+        connect: c.rpc('n0'),
+        connectTimeoutMs: 500,
+        curve: { ...rogue, serverKey: n0Key },
+      }),
+      new ZmqClient({ connect: c.rpc('n0'), connectTimeoutMs: 500 }),
+    ];
+    // An impostor at n2's publisher port, with a key of its own, offering a well-formed n2 message.
+    const impostor = new ZmqClient({
+      publish: c.pub('n2'),
+      curve: {
+        ...rogue,
+        allow: { n0: c.keys('n0').self.publicKey, n1: c.keys('n1').self.publicKey },
+      },
+    });
+    await impostor.connect();
+    const forged = {
+      id: 'n2:1',
+      sender: 'n2',
+      seq: 1,
+      clock: { n2: 1 },
+      text: 'forged',
+      sentAt: new Date().toISOString(),
+    };
+    // A plain TCP reader on the publisher port: whatever bytes it is sent.
+    const wire: Buffer[] = [];
+    const reader = connect(Number(c.pub('n0').split(':').pop()), '127.0.0.1');
+    reader.on('data', (chunk) => wire.push(chunk));
+    reader.on('error', () => undefined);
+    try {
+      for (const requester of requesters) {
+        const refused = await lastValue(requester, Requests.send, { text: 'let me in' });
+        expect((refused as ZmqRequestError).code).toBe('unreachable');
+      }
+      for (let i = 0; i < 30; i++) {
+        await lastValueFrom(impostor.emit(ReplicaEvents.message, forged)).catch(() => undefined);
+        await c.send(i % 2 ? 'n0' : 'n1', `secret ${i}`);
+        await sleep(10);
+      }
+      const logs = await c.converge(30);
+      for (const log of logs.values()) {
+        expect(log.map((m) => m.text)).not.toContain('forged');
+        expect(log).toHaveLength(30);
+      }
+      expect(heard).toEqual([[], []]);
+      expect(Buffer.concat(wire).includes('secret')).toBe(false);
+      for (const id of c.ids) {
+        const state = await c.state(id);
+        expect(state.connections.curve).toBe(true);
+        expect(state.counters.connectionsRejected).toBeGreaterThan(0);
+        const reasons = state.connections.rejected.map((r) => `${r.direction} ${r.reason}`);
+        expect(reasons).toEqual(
+          expect.arrayContaining([
+            expect.stringMatching(/^out CURVE handshake failed|^out handshake failed/),
+          ]),
+        );
+        if (id === 'n0')
+          expect(reasons).toEqual(
+            expect.arrayContaining([
+              expect.stringMatching(/^in unknown CURVE key/),
+              'in not a CURVE client (plaintext)',
+            ]),
+          );
+        expect(state.connections.admitted.map((p) => p.name)).toEqual(
+          expect.arrayContaining([OPERATOR_KEY]),
+        );
+      }
+    } finally {
+      reader.destroy();
+      for (const subscriber of subscribers) subscriber.close();
+      await Promise.all([...requesters, impostor].map((client) => client.close()));
+    }
+  });
+
+  it('puts no message text on the wire between a node and its subscribers', async () => {
+    cluster = await TestCluster.start({ nodes: 2 });
+    const c = cluster;
+    const relay = await recordingRelay(Number(c.pub('n0').split(':').pop()));
+    const operator = c.keys(OPERATOR_KEY);
+    const subscriber = new Subscriber({
+      linger: 0,
+      ...curveSocket(operator.self, operator.publicKeys.n0),
+    });
+    subscriber.subscribe();
+    subscriber.connect(`tcp://127.0.0.1:${relay.port}`);
+    const heard = listen(subscriber);
+    try {
+      await c.waitUntil(
+        async () => {
+          await c.send('n0', 'the-cake-is-a-lie');
+          return heard.some((frame) => frame.includes('the-cake-is-a-lie'));
+        },
+        10_000,
+        'the message to reach the subscriber through the relay',
+      );
+      expect(relay.bytes().length).toBeGreaterThan(500);
+      expect(relay.bytes().includes('the-cake-is-a-lie')).toBe(false);
+    } finally {
+      subscriber.close();
+      await relay.close();
+    }
+  });
 });
+
+const lastValue = (client: ZmqClient, pattern: string, data: unknown) =>
+  lastValueFrom(client.send(pattern, data)).catch((error: unknown) => error);

@@ -1,4 +1,3 @@
-import { AddressInfo, connect, createServer, Server, Socket } from 'node:net';
 import { lastValueFrom } from 'rxjs';
 import { Subscriber } from 'zeromq';
 import {
@@ -8,45 +7,11 @@ import {
   ZmqClient,
   ZmqRequestError,
 } from '@app/zmq-transport';
-import { call, failure, startEchoServer, waitFor } from './support/zmq';
+import { call, failure, recordingRelay, startEchoServer, waitFor } from './support/zmq';
 
 const server = generateCurveKeyPair();
 const alice = generateCurveKeyPair();
 const rogue = generateCurveKeyPair();
-
-/** A TCP relay to `target` that keeps every byte that crosses it, both ways. */
-async function recordingRelay(
-  target: number,
-): Promise<{ port: number; bytes: () => Buffer; close: () => Promise<void> }> {
-  const chunks: Buffer[] = [];
-  const sockets = new Set<Socket>();
-  const relay: Server = createServer((inbound) => {
-    const outbound = connect(target, '127.0.0.1');
-    for (const socket of [inbound, outbound]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-    }
-    inbound.on('data', (chunk) => {
-      chunks.push(chunk);
-      outbound.write(chunk);
-    });
-    outbound.on('data', (chunk) => {
-      chunks.push(chunk);
-      inbound.write(chunk);
-    });
-    inbound.on('close', () => outbound.destroy());
-    outbound.on('close', () => inbound.destroy());
-  });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (relay.address() as AddressInfo).port,
-    bytes: () => Buffer.concat(chunks),
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => relay.close(resolve));
-    },
-  };
-}
 
 const portOf = (endpoint: string) => Number(endpoint.split(':').pop());
 

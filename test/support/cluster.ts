@@ -5,7 +5,17 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lastValueFrom } from 'rxjs';
 import { VectorClock } from '@app/causal';
-import { ChatMessage, HistoryPage, LinkSettings, NodeState, Requests } from '@app/contracts';
+import {
+  ChatMessage,
+  ClusterKeys,
+  curveClient,
+  ensureClusterKeys,
+  HistoryPage,
+  LinkSettings,
+  loadClusterKeys,
+  NodeState,
+  Requests,
+} from '@app/contracts';
 import { ZmqClient } from '@app/zmq-transport';
 import { freePortBlock } from './ports';
 
@@ -18,7 +28,12 @@ export interface ClusterOptions {
   readonly env?: Record<string, string>;
   /** Extra member slots the test plays itself (e.g. a hostile peer). */
   readonly impostors?: number;
+  /** CURVE on the links, as users run it (default); false runs them in plaintext. */
+  readonly curve?: boolean;
 }
+
+/** The name of the key the test harness's own clients use (admitted like a gateway). */
+export const OPERATOR_KEY = 'operator';
 
 /** A cluster of real chat-node processes on loopback, with a request client per node. */
 /** Polls `condition` every 50 ms until it holds; throws naming `what` after `ms`. */
@@ -41,15 +56,40 @@ export class TestCluster {
   readonly processes = new Map<string, ChildProcess>();
   readonly clients = new Map<string, ZmqClient>();
   readonly logs = new Map<string, string[]>();
+  /** Where the cluster's CURVE keys are; undefined when it runs in plaintext. */
+  readonly keysDir?: string;
+  private readonly env: Record<string, string>;
   private constructor(
     readonly members: string,
     readonly base: number,
     readonly all: string[],
     readonly count: number,
-    private readonly env: Record<string, string>,
+    env: Record<string, string>,
+    curve: boolean,
   ) {
     this.ids = all.slice(0, count);
     this.dataDir = mkdtempSync(join(tmpdir(), 'causal-chat-'));
+    if (curve) {
+      this.keysDir = join(this.dataDir, 'keys');
+      ensureClusterKeys(this.keysDir, [...all, 'gateway', OPERATOR_KEY]);
+    }
+    this.env = { ...(curve ? { CHAT_KEYS_DIR: this.keysDir! } : { CHAT_CURVE: 'off' }), ...env };
+  }
+
+  /** The CURVE keys as process `name` of this cluster holds them. */
+  keys(name: string): ClusterKeys {
+    if (!this.keysDir) throw new Error('this cluster runs without CURVE');
+    return loadClusterKeys({ CHAT_KEYS_DIR: this.keysDir }, name, [])!;
+  }
+
+  /** A request client to node `id`, as the test harness (the operator key). */
+  client(id: string, options: { timeoutMs?: number; connectTimeoutMs?: number } = {}): ZmqClient {
+    return new ZmqClient({
+      connect: this.rpc(id),
+      timeoutMs: options.timeoutMs ?? 3000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 500,
+      curve: this.keysDir ? curveClient(this.keys(OPERATOR_KEY), id) : undefined,
+    });
   }
 
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
@@ -58,14 +98,21 @@ export class TestCluster {
     const base = await freePortBlock(total * 10);
     const all = Array.from({ length: total }, (_, i) => `n${i}`);
     const members = all.map((id, i) => `${id}=127.0.0.1:${base + 10 * i}`).join(',');
-    const cluster = new TestCluster(members, base, all, count, {
-      CHAT_LINK_DELAY_MS: '0',
-      CHAT_LINK_JITTER_MS: '0',
-      CHAT_HEARTBEAT_MS: '150',
-      CHAT_REPAIR_MS: '100',
-      CHAT_REQUEST_TIMEOUT_MS: '1000',
-      ...options.env,
-    });
+    const cluster = new TestCluster(
+      members,
+      base,
+      all,
+      count,
+      {
+        CHAT_LINK_DELAY_MS: '0',
+        CHAT_LINK_JITTER_MS: '0',
+        CHAT_HEARTBEAT_MS: '150',
+        CHAT_REPAIR_MS: '100',
+        CHAT_REQUEST_TIMEOUT_MS: '1000',
+        ...options.env,
+      },
+      options.curve ?? true,
+    );
     await Promise.all(cluster.ids.map((id) => cluster.startNode(id)));
     await cluster.waitForMesh();
     return cluster;
@@ -105,6 +152,7 @@ export class TestCluster {
     const child = spawn(process.execPath, [GATEWAY_MAIN], {
       env: {
         ...process.env,
+        ...(this.keysDir ? { CHAT_KEYS_DIR: this.keysDir } : { CHAT_CURVE: 'off' }),
         CHAT_MEMBERS: this.members,
         PORT: String(port),
         GATEWAY_RATE_LIMIT: '0',
@@ -151,11 +199,7 @@ export class TestCluster {
     child.stdout!.on('data', (chunk: Buffer) => log.push(chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => log.push(chunk.toString()));
     this.processes.set(id, child);
-    if (!this.clients.has(id))
-      this.clients.set(
-        id,
-        new ZmqClient({ connect: this.rpc(id), timeoutMs: 3000, connectTimeoutMs: 500 }),
-      );
+    if (!this.clients.has(id)) this.clients.set(id, this.client(id));
     await this.waitUntil(
       async () => (await this.tryState(id)) !== undefined,
       15_000,

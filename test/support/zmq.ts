@@ -1,3 +1,4 @@
+import { AddressInfo, connect, createServer, Server, Socket } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { ClientProxy } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
@@ -29,3 +30,37 @@ export const waitFor = async (condition: () => boolean, ms = 3000) => {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 };
+
+/** A TCP relay to `target` that keeps every byte that crosses it, both ways. */
+export async function recordingRelay(
+  target: number,
+): Promise<{ port: number; bytes: () => Buffer; close: () => Promise<void> }> {
+  const chunks: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  const relay: Server = createServer((inbound) => {
+    const outbound = connect(target, '127.0.0.1');
+    for (const socket of [inbound, outbound]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    }
+    inbound.on('data', (chunk) => {
+      chunks.push(chunk);
+      outbound.write(chunk);
+    });
+    outbound.on('data', (chunk) => {
+      chunks.push(chunk);
+      inbound.write(chunk);
+    });
+    inbound.on('close', () => outbound.destroy());
+    outbound.on('close', () => inbound.destroy());
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (relay.address() as AddressInfo).port,
+    bytes: () => Buffer.concat(chunks),
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => relay.close(resolve));
+    },
+  };
+}

@@ -1,8 +1,8 @@
 import { fsync } from 'node:fs';
 import { INestMicroservice, LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { REPLICA_TOPIC } from '@app/contracts';
-import { ZmqServer } from '@app/zmq-transport';
+import { curveServer, REPLICA_TOPIC } from '@app/contracts';
+import { ConnectionAudit, ZmqServer } from '@app/zmq-transport';
 import type { NodeConfig } from './config/node.config';
 import { NodeModule } from './node.module';
 import { MessageLog, SyncFile } from './storage/message-log';
@@ -23,10 +23,18 @@ export async function startNode(
   logger: LoggerService | LogLevel[] | false = ['log', 'warn', 'error'],
   onStorageFailure?: (error: Error) => void,
 ): Promise<INestMicroservice> {
+  const audit = new ConnectionAudit();
+  const keys = config.curve;
+  // With CURVE, each subscription pins its publisher's key: a replica event's origin is the
+  // peer holding that key, whoever holds the port.
   const server = new ZmqServer({
     bind: config.bindRpc,
-    subscribe: config.members.filter((m) => m.id !== config.nodeId).map((m) => m.pub),
+    subscribe: config.members
+      .filter((m) => m.id !== config.nodeId)
+      .map((m) => ({ endpoint: m.pub, serverKey: keys?.publicKeys[m.id] })),
     topics: [REPLICA_TOPIC],
+    curve: keys && curveServer(keys),
+    audit,
   });
   const log = new MessageLog(
     config.dataDir,
@@ -35,7 +43,7 @@ export async function startNode(
     config.failFsyncAt > 0 ? failingFsync(config.failFsyncAt) : fsync,
   );
   const app = await NestFactory.createMicroservice(
-    NodeModule.forRoot(config, log, onStorageFailure),
+    NodeModule.forRoot(config, log, audit, onStorageFailure),
     {
       strategy: server,
       logger,

@@ -15,6 +15,16 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = new Logger(`chat-node ${config.nodeId}`);
+  if (config.curve)
+    logger.log(
+      `CURVE on: links encrypted; admitting ${Object.keys(config.curve.publicKeys)
+        .filter((name) => name !== config.nodeId)
+        .join(', ')}`,
+    );
+  else
+    logger.warn(
+      'CHAT_CURVE=off: links are NOT encrypted and anyone who reaches these ports can read and inject messages',
+    );
   try {
     // A failed write or fsync leaves memory and disk in disagreement: stop, without a
     // graceful close (which would write), so a restart reads what the disk holds. The node

@@ -1,8 +1,15 @@
 import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { CausalModule } from '@app/causal';
-import { ZmqClient } from '@app/zmq-transport';
+import { curveClient, curveServer } from '@app/contracts';
+import { ConnectionAudit, ZmqClient } from '@app/zmq-transport';
 import type { NodeConfig } from './config/node.config';
-import { NODE_CONFIG, PEER_CLIENTS, PUBLISHER, STORAGE_FAILED } from './config/node.tokens';
+import {
+  CONNECTION_AUDIT,
+  NODE_CONFIG,
+  PEER_CLIENTS,
+  PUBLISHER,
+  STORAGE_FAILED,
+} from './config/node.tokens';
 import { Network } from './network/network';
 import { Repair } from './replication/repair';
 import { Replica } from './replication/replica';
@@ -45,11 +52,13 @@ class NodeCoreModule {
 export class NodeModule {
   /**
    * `log` is opened by the caller first, so a bad data file is reported before Nest starts.
+   * `audit` records the connections of all the node's sockets (its server's too).
    * `onStorageFailure` is told once if a write or fsync fails (the process should exit).
    */
   static forRoot(
     config: NodeConfig,
     log: MessageLog,
+    audit: ConnectionAudit,
     onStorageFailure?: (error: Error) => void,
   ): DynamicModule {
     return {
@@ -69,11 +78,16 @@ export class NodeModule {
       ],
       controllers: [ReplicaController],
       providers: [
+        { provide: CONNECTION_AUDIT, useValue: audit },
         {
           provide: PUBLISHER,
           inject: [NODE_CONFIG],
           useFactory: async (c: NodeConfig) => {
-            const publisher = new ZmqClient({ publish: c.bindPub });
+            const publisher = new ZmqClient({
+              publish: c.bindPub,
+              curve: c.curve && curveServer(c.curve),
+              audit,
+            });
             await publisher.connect();
             return publisher;
           },
@@ -87,7 +101,12 @@ export class NodeModule {
                 .filter((m) => m.id !== c.nodeId)
                 .map((m) => [
                   m.id,
-                  new ZmqClient({ connect: m.rpc, timeoutMs: c.requestTimeoutMs }),
+                  new ZmqClient({
+                    connect: m.rpc,
+                    timeoutMs: c.requestTimeoutMs,
+                    curve: c.curve && curveClient(c.curve, m.id),
+                    audit,
+                  }),
                 ]),
             ),
         },

@@ -6,10 +6,12 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NODE_TOPIC } from '@app/contracts';
-import { ZmqServer } from '@app/zmq-transport';
+import { ConnectionAudit, ZmqServer } from '@app/zmq-transport';
 import { GatewayConfig } from './config/gateway.config';
 import { GatewayModule } from './gateway.module';
 import { Metrics } from './metrics/metrics';
+import { OPERATOR_SCHEME } from './operator/operator.decorator';
+import { EdgeIoAdapter } from './realtime/edge-io.adapter';
 import { securityHeaders } from './security-headers';
 
 /** The bundled UI: apps/gateway/public, found from source or from dist. */
@@ -32,6 +34,7 @@ export async function startGateway(
     adapter,
     { logger, abortOnError: false },
   );
+  app.useWebSocketAdapter(new EdgeIoAdapter(app, config));
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
@@ -75,6 +78,10 @@ export async function startGateway(
           'Real-time: Socket.IO namespace `/nodes/<id>` emits `hello`, `delivered`, `buffered`, `clock`; emit `send {text, author?}` with an ack.',
       )
       .setVersion('1.0')
+      .addBearerAuth(
+        { type: 'http', scheme: 'bearer', description: 'GATEWAY_ADMIN_TOKEN' },
+        OPERATOR_SCHEME,
+      )
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
@@ -83,8 +90,13 @@ export async function startGateway(
   app.connectMicroservice(
     {
       strategy: new ZmqServer({
-        subscribe: config.members.map((m) => m.pub),
+        subscribe: config.members.map((m) => ({
+          endpoint: m.pub,
+          serverKey: config.curve?.publicKeys[m.id],
+        })),
         topics: [NODE_TOPIC],
+        curve: config.curve?.self,
+        audit: app.get(ConnectionAudit),
       }),
     },
     { inheritAppConfig: false },

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
+import { ConnectionAudit } from '@app/zmq-transport';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { ClusterController } from './cluster/cluster.controller';
 import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
@@ -11,6 +12,7 @@ import { NetworkController } from './network/network.controller';
 import { NodeDirectory } from './nodes/node-directory';
 import { NodesController } from './nodes/nodes.controller';
 import { NodeEventsController } from './realtime/node-events.controller';
+import { OperatorGuard } from './operator/operator.guard';
 import { NodesGateway } from './realtime/nodes.gateway';
 
 /** The HTTP + Socket.IO edge. Holds no causal state: every answer comes from a node. */
@@ -39,6 +41,8 @@ export class GatewayModule {
         NodeDirectory,
         NodesGateway,
         Metrics,
+        { provide: ConnectionAudit, useValue: new ConnectionAudit() },
+        { provide: APP_GUARD, useClass: OperatorGuard },
         ...(throttling ? [{ provide: APP_GUARD, useClass: ThrottlerGuard }] : []),
       ],
     };

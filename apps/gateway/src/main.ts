@@ -14,6 +14,14 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = new Logger('gateway');
+  if (config.curve) logger.log(`CURVE on: links to the nodes encrypted, as ${config.id}`);
+  else logger.warn('CHAT_CURVE=off: links to the nodes are NOT encrypted');
+  if (!config.adminToken)
+    logger.warn(
+      config.exposed
+        ? `GATEWAY_ADMIN_TOKEN=none: operator endpoints are open to everyone who reaches ${config.host}`
+        : 'no GATEWAY_ADMIN_TOKEN: operator endpoints are open (to this machine only: HOST is loopback)',
+    );
   try {
     const app = await startGateway(config);
     app.enableShutdownHooks();

@@ -3,3 +3,4 @@ export * from './limits';
 export * from './messages';
 export * from './members';
 export * from './env';
+export * from './cluster-keys';

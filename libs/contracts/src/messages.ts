@@ -1,3 +1,4 @@
+import type { ConnectionReport } from '@app/zmq-transport';
 /** A clock on the wire and in every API: node id -> count, every member listed. */
 export type ClockJson = Record<string, number>;
 
@@ -109,7 +110,10 @@ export interface NodeState {
   readonly maxHeld: number;
   readonly peers: PeerView[];
   readonly links: Record<string, LinkSettings>;
-  readonly counters: NodeCounters;
+  /** connectionsRejected: handshakes refused on the node's sockets (unknown key, no CURVE, wrong server key), retries included. */
+  readonly counters: NodeCounters & { readonly connectionsRejected: number };
+  /** Who connected to this node's sockets (by key name) and who was refused. */
+  readonly connections: ConnectionReport;
   readonly startedAt: string;
 }
 

@@ -13,7 +13,7 @@ export interface CurveKeyPair {
 export class CurveKeyError extends Error {
   constructor(
     readonly field: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`${field}: ${reason}`);
     this.name = 'CurveKeyError';

@@ -1,6 +1,7 @@
 import { loadNodeConfig } from './node.config';
 
 const base = {
+  CHAT_CURVE: 'off',
   CHAT_NODE_ID: 'n1',
   CHAT_MEMBERS: 'n0=127.0.0.1:7100,n1=127.0.0.1:7110,n2=10.0.0.3:7120',
 };
@@ -20,7 +21,8 @@ describe('loadNodeConfig', () => {
       'tcp://0.0.0.0:7110',
     );
     expect(
-      loadNodeConfig({ CHAT_NODE_ID: 'solo', CHAT_MEMBERS: 'solo=localhost:9000' }).members,
+      loadNodeConfig({ ...base, CHAT_NODE_ID: 'solo', CHAT_MEMBERS: 'solo=localhost:9000' })
+        .members,
     ).toHaveLength(1);
   });
 

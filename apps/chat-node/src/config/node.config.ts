@@ -1,4 +1,12 @@
-import { ConfigError, Env, envInteger, Member, parseMembers } from '@app/contracts';
+import {
+  ClusterKeys,
+  ConfigError,
+  Env,
+  envInteger,
+  loadClusterKeys,
+  Member,
+  parseMembers,
+} from '@app/contracts';
 import type { LinkSettings } from '@app/contracts';
 import { MAX_AHEAD_LIMIT } from '@app/causal';
 
@@ -20,6 +28,8 @@ export interface NodeConfig {
   readonly synchronous: 'full' | 'normal';
   /** Fault injection: the Nth fsync of the log fails with EIO (0: never). For tests. */
   readonly failFsyncAt: number;
+  /** CURVE keys; undefined when CHAT_CURVE=off (plaintext, said at start). */
+  readonly curve?: ClusterKeys;
 }
 
 function rate(env: Env, name: string, fallback: number): number {
@@ -80,5 +90,10 @@ export function loadNodeConfig(env: Env): NodeConfig {
     requestTimeoutMs: envInteger(env, 'CHAT_REQUEST_TIMEOUT_MS', 2_000, 50, 120_000),
     synchronous,
     failFsyncAt: envInteger(env, 'CHAT_FAULT_FSYNC_FAIL_AT', 0, 0, 1_000_000_000),
+    curve: loadClusterKeys(
+      env,
+      nodeId,
+      members.map((m) => m.id),
+    ),
   };
 }

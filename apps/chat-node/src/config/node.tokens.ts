@@ -2,5 +2,7 @@
 export const NODE_CONFIG = Symbol('NODE_CONFIG');
 export const PEER_CLIENTS = Symbol('PEER_CLIENTS');
 export const PUBLISHER = Symbol('PUBLISHER');
+/** The ConnectionAudit shared by all of the node's ZeroMQ sockets. */
+export const CONNECTION_AUDIT = Symbol('CONNECTION_AUDIT');
 /** `(error: Error) => void`: told once when the node's storage fails (a write or fsync error). */
 export const STORAGE_FAILED = Symbol('STORAGE_FAILED');

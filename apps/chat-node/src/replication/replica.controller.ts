@@ -10,9 +10,9 @@ import {
   ReplicaEvents,
   Requests,
 } from '@app/contracts';
-import { ZmqContext } from '@app/zmq-transport';
+import { ConnectionAudit, ZmqContext } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
-import { NODE_CONFIG } from '../config/node.tokens';
+import { CONNECTION_AUDIT, NODE_CONFIG } from '../config/node.tokens';
 import { Network } from '../network/network';
 import { toShiViz } from '../trace/event-trace';
 import {
@@ -37,6 +37,7 @@ export class ReplicaController {
     private readonly replica: Replica,
     private readonly repair: Repair,
     private readonly network: Network,
+    @Inject(CONNECTION_AUDIT) private readonly audit: ConnectionAudit,
   ) {
     this.memberSet = new Set(config.members.map((m) => m.id));
     this.publishers = new Map(config.members.map((m) => [m.pub, m.id]));
@@ -91,7 +92,9 @@ export class ReplicaController {
         ...this.replica.counters,
         linkDropped: network.dropped,
         linkDuplicated: network.duplicated,
+        connectionsRejected: this.audit.rejectedTotal,
       },
+      connections: this.audit.report(),
       startedAt: this.replica.startedAt,
     };
   }

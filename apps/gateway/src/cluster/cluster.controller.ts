@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { checkCausalDelivery, VectorClock, Violation } from '@app/causal';
 import { ChatMessage, HistoryPage, Limits, Requests } from '@app/contracts';
 import { NodeDirectory } from '../nodes/node-directory';
+import { Operator } from '../operator/operator.decorator';
 
 export interface ConsistencyReport {
   ok: boolean;
@@ -15,6 +16,7 @@ export interface ConsistencyReport {
 
 /** Checks every node's delivery log against causal delivery, in the gateway. */
 @ApiTags('cluster')
+@Operator()
 @Controller('cluster')
 export class ClusterController {
   constructor(private readonly nodes: NodeDirectory) {}

@@ -1,7 +1,9 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { NodeState, Requests } from '@app/contracts';
+import { ConnectionAudit } from '@app/zmq-transport';
 import { NodeDirectory } from '../nodes/node-directory';
+import { Operator } from '../operator/operator.decorator';
 import { NodesGateway } from '../realtime/nodes.gateway';
 import { Metrics } from './metrics';
 
@@ -12,9 +14,11 @@ export class MetricsController {
     private readonly metrics: Metrics,
     private readonly nodes: NodeDirectory,
     private readonly gateway: NodesGateway,
+    private readonly audit: ConnectionAudit,
   ) {}
 
   @Get()
+  @Operator('when-exposed')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiOperation({ summary: 'Prometheus metrics: HTTP, per-node counters, Socket.IO clients' })
   @ApiOkResponse({ schema: { type: 'string' } })
@@ -30,6 +34,7 @@ export class MetricsController {
       }),
     );
     this.metrics.socketClients.set(this.gateway.clients);
+    this.metrics.zmqRejected.set(this.audit.rejectedTotal);
     return this.metrics.registry.metrics();
   }
 }

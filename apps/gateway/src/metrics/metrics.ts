@@ -42,6 +42,16 @@ export class Metrics {
     labelNames: ['node'] as const,
     registers: [this.registry],
   });
+  readonly zmqRejected = new Gauge({
+    name: 'gateway_zmq_connections_rejected',
+    help: "Handshakes with nodes that failed on the gateway's own sockets (wrong server key, no CURVE, our key refused)",
+    registers: [this.registry],
+  });
+  readonly socketSendsLimited = new Counter({
+    name: 'gateway_socketio_sends_rate_limited_total',
+    help: 'Socket.IO sends refused by the per-connection rate limit',
+    registers: [this.registry],
+  });
   readonly socketClients = new Gauge({
     name: 'gateway_socketio_clients',
     help: 'Connected Socket.IO clients',

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/swagger';
 import { LinkSettings, Requests } from '@app/contracts';
 import { NodeDirectory } from '../nodes/node-directory';
+import { Operator } from '../operator/operator.decorator';
 import { ErrorView } from '../nodes/nodes.dto';
 import { LinkSettingsDto } from './network.dto';
 
@@ -49,7 +50,8 @@ export class NetworkController {
   }
 
   @Delete()
-  @ApiOperation({ summary: 'Reset every link to its configured default' })
+  @Operator()
+  @ApiOperation({ summary: 'Reset every link to its configured default (operator)' })
   async reset(): Promise<{ links: LinkView[]; unreachable: string[] }> {
     await Promise.all(this.nodes.ids.map((id) => this.nodes.tryRequest(id, Requests.networkReset)));
     return this.all();
@@ -67,7 +69,8 @@ export class NetworkController {
   }
 
   @Put('links/:from/:to')
-  @ApiOperation({ summary: 'Change the link from -> to (any subset of its settings)' })
+  @Operator()
+  @ApiOperation({ summary: 'Change the link from -> to (any subset of its settings; operator)' })
   async set(
     @Param('from') from: string,
     @Param('to') to: string,

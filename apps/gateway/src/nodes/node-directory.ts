@@ -9,7 +9,8 @@ import {
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { lastValueFrom } from 'rxjs';
-import { ZmqClient, ZmqRequestError } from '@app/zmq-transport';
+import { curveClient } from '@app/contracts';
+import { ConnectionAudit, ZmqClient, ZmqRequestError } from '@app/zmq-transport';
 import { GATEWAY_CONFIG, GatewayConfig } from '../config/gateway.config';
 
 interface NodeError {
@@ -28,7 +29,7 @@ export class NodeDirectory implements OnApplicationShutdown {
   readonly ids: string[];
   private readonly clients = new Map<string, ZmqClient>();
 
-  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
+  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig, audit: ConnectionAudit) {
     this.ids = config.members.map((m) => m.id);
     for (const member of config.members) {
       this.clients.set(
@@ -37,6 +38,8 @@ export class NodeDirectory implements OnApplicationShutdown {
           connect: member.rpc,
           timeoutMs: config.nodeTimeoutMs,
           connectTimeoutMs: config.connectTimeoutMs,
+          curve: config.curve && curveClient(config.curve, member.id),
+          audit,
         }),
       );
     }

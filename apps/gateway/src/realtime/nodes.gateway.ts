@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Logger } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -19,11 +19,20 @@ import {
   NodeState,
   Requests,
 } from '@app/contracts';
+import { GATEWAY_CONFIG, GatewayConfig } from '../config/gateway.config';
+import { Metrics } from '../metrics/metrics';
 import { NodeDirectory } from '../nodes/node-directory';
 import { SendMessageDto } from '../nodes/nodes.dto';
 import { HttpException } from '@nestjs/common';
 
 const NAMESPACE = /^\/nodes\/[^/]+$/;
+/** The rate limit's window, as the REST throttler's (ms). */
+const SEND_WINDOW_MS = 10_000;
+
+interface SendWindow {
+  startedAt: number;
+  sends: number;
+}
 const nodeIdOf = (socket: Socket) => socket.nsp.name.slice('/nodes/'.length);
 
 /**
@@ -35,7 +44,11 @@ export class NodesGateway implements OnGatewayInit, OnGatewayConnection {
   @WebSocketServer() private parent!: Namespace;
   private readonly logger = new Logger(NodesGateway.name);
 
-  constructor(private readonly nodes: NodeDirectory) {}
+  constructor(
+    private readonly nodes: NodeDirectory,
+    private readonly metrics: Metrics,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {}
 
   afterInit(parent: Namespace): void {
     parent.use((socket, next) => {
@@ -77,6 +90,8 @@ export class NodesGateway implements OnGatewayInit, OnGatewayConnection {
     @MessageBody() body: unknown,
   ): Promise<ChatMessage | { error: { statusCode: number; message: string } }> {
     const nodeId = nodeIdOf(socket);
+    const limited = this.overLimit(socket);
+    if (limited) return limited;
     const dto = plainToInstance(
       SendMessageDto,
       typeof body === 'object' && body !== null ? body : {},
@@ -97,6 +112,33 @@ export class NodesGateway implements OnGatewayInit, OnGatewayConnection {
       this.logger.error(`send at ${nodeId} failed: ${String(error)}`);
       return { error: { statusCode: 500, message: 'internal error' } };
     }
+  }
+
+  /**
+   * Sends per connection, per 10 s, as REST allows per IP: the HTTP throttler never sees a
+   * websocket event. Past the limit each send gets a 429 ack at once, so a flood costs the
+   * gateway an ack, not a node request.
+   */
+  private overLimit(
+    socket: Socket,
+  ): { error: { statusCode: number; message: string } } | undefined {
+    const limit = this.config.rateLimit;
+    if (limit === 0) return undefined;
+    const now = Date.now();
+    const window = (socket.data as { sends?: SendWindow }).sends;
+    if (!window || now - window.startedAt >= SEND_WINDOW_MS) {
+      (socket.data as { sends?: SendWindow }).sends = { startedAt: now, sends: 1 };
+      return undefined;
+    }
+    if (++window.sends <= limit) return undefined;
+    this.metrics.socketSendsLimited.inc();
+    const retryIn = Math.ceil((window.startedAt + SEND_WINDOW_MS - now) / 1000);
+    return {
+      error: {
+        statusCode: 429,
+        message: `rate limit: at most ${limit} sends per ${SEND_WINDOW_MS / 1000} s on one connection; retry in ${retryIn} s`,
+      },
+    };
   }
 
   delivered(event: DeliveredEvent): void {
