@@ -38,7 +38,13 @@ export default tseslint.config(
   {
     files: ['apps/gateway/public/**/*.js'],
     languageOptions: {
-      globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', io: 'readonly' },
+      globals: {
+        document: 'readonly',
+        window: 'readonly',
+        fetch: 'readonly',
+        io: 'readonly',
+        sessionStorage: 'readonly',
+      },
     },
   },
   {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { ChatMessage } from '@app/contracts';
+import { ChatMessage, ensureClusterKeys } from '@app/contracts';
 import { GATEWAY_MAIN, NODE_MAIN, ROOT } from './support/cluster';
 import { freePortBlock } from './support/ports';
 
@@ -33,10 +33,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 maybe('nodes as separate hosts (network namespaces, real link cut)', () => {
   const processes: ChildProcess[] = [];
   let dataDir: string;
+  let keysDir: string;
   let url: string;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'netns-'));
+    // CURVE on the links between the hosts, as a deployment runs it.
+    keysDir = join(dataDir, 'keys');
+    ensureClusterKeys(keysDir, [...ids, 'gateway']);
     ip('link', 'add', bridge, 'type', 'bridge');
     ip('addr', 'add', `${subnet}.1/24`, 'dev', bridge);
     ip('link', 'set', bridge, 'up');
@@ -57,6 +61,7 @@ maybe('nodes as separate hosts (network namespaces, real link cut)', () => {
           CHAT_MEMBERS: members,
           CHAT_BIND_HOST: '0.0.0.0',
           DATA_DIR: dataDir,
+          CHAT_KEYS_DIR: keysDir,
           CHAT_LINK_DELAY_MS: '0',
           CHAT_LINK_JITTER_MS: '0',
           CHAT_HEARTBEAT_MS: '150',
@@ -69,7 +74,13 @@ maybe('nodes as separate hosts (network namespaces, real link cut)', () => {
     const port = await freePortBlock(1);
     processes.push(
       spawn(process.execPath, [GATEWAY_MAIN], {
-        env: { ...process.env, CHAT_MEMBERS: members, PORT: String(port), GATEWAY_RATE_LIMIT: '0' },
+        env: {
+          ...process.env,
+          CHAT_MEMBERS: members,
+          CHAT_KEYS_DIR: keysDir,
+          PORT: String(port),
+          GATEWAY_RATE_LIMIT: '0',
+        },
         stdio: 'ignore',
       }),
     );
@@ -129,6 +140,9 @@ maybe('nodes as separate hosts (network namespaces, real link cut)', () => {
         'tcp://127.0.0.1:7100',
         'minority',
         '5',
+        keysDir,
+        'gateway',
+        'n2',
       ],
       {
         encoding: 'utf8',

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { Dealer } from 'zeromq';
+import { ensureClusterKeys, loadClusterKeys } from '@app/contracts';
 import { SocketWriter } from '@app/zmq-transport';
 
 export const ROOT = resolve(__dirname, '..', '..');
@@ -112,12 +113,40 @@ export function threadCpuMs(pid: number): Record<string, number> {
 /** Extra node flags for the processes a bench starts, e.g. BENCH_NODE_ARGS=--cpu-prof. */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
+/** The name under which a bench's load generator holds a key (admitted like a gateway). */
+export const BENCH_KEY = 'bench';
+
+/**
+ * CURVE keys for a bench cluster of `ids` under `dataDir`/keys (its gateway and the load
+ * generator included): the directory to give the processes, and the generator's socket options
+ * towards each node. `false` runs the cluster in plaintext, as CHAT_CURVE=off does.
+ */
+export function benchKeys(dataDir: string, ids: readonly string[], curve = true) {
+  if (!curve) return { dir: undefined, toNode: () => ({}) };
+  const dir = join(dataDir, 'keys');
+  ensureClusterKeys(dir, [...ids, 'gateway', BENCH_KEY]);
+  const keys = loadClusterKeys({ CHAT_KEYS_DIR: dir }, BENCH_KEY, ids)!;
+  return {
+    dir,
+    /** zeromq.js options of a CURVE client socket to node `id`. */
+    toNode: (id: string) => ({
+      curveServerKey: keys.publicKeys[id],
+      curvePublicKey: keys.self.publicKey,
+      curveSecretKey: keys.self.secretKey,
+    }),
+  };
+}
+
+const keysEnv = (keysDir: string | undefined) =>
+  keysDir ? { CHAT_KEYS_DIR: keysDir } : { CHAT_CURVE: 'off' };
+
 /** Starts one compiled chat-node process (link simulation off) of a bench cluster. */
 export function spawnNode(
   id: string,
   members: string,
   dataDir: string,
   stdio: 'ignore' | 'inherit-errors' = 'ignore',
+  keysDir?: string,
 ): ChildProcess {
   return spawn(
     process.execPath,
@@ -125,6 +154,7 @@ export function spawnNode(
     {
       env: {
         ...process.env,
+        ...keysEnv(keysDir),
         CHAT_NODE_ID: id,
         CHAT_MEMBERS: members,
         DATA_DIR: dataDir,
@@ -137,12 +167,18 @@ export function spawnNode(
 }
 
 /** Starts the compiled gateway on `port`, rate limiting off. */
-export function spawnGateway(members: string, port: number): ChildProcess {
+export function spawnGateway(members: string, port: number, keysDir?: string): ChildProcess {
   return spawn(
     process.execPath,
     [...NODE_ARGS, join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js')],
     {
-      env: { ...process.env, CHAT_MEMBERS: members, PORT: String(port), GATEWAY_RATE_LIMIT: '0' },
+      env: {
+        ...process.env,
+        ...keysEnv(keysDir),
+        CHAT_MEMBERS: members,
+        PORT: String(port),
+        GATEWAY_RATE_LIMIT: '0',
+      },
       stdio: 'ignore',
     },
   );
@@ -155,10 +191,8 @@ export function spawnGateway(members: string, port: number): ChildProcess {
  * two cores, costs as little as it can; bench:transport measures ZmqClient itself.
  */
 export class LeanRequester {
-  private readonly dealer = new Dealer({ linger: 0, sendHighWaterMark: 0 });
-  private readonly writer = new SocketWriter(this.dealer, (error) => this.failAll(error), {
-    envelope: 0,
-  });
+  private readonly dealer: Dealer;
+  private readonly writer: SocketWriter;
   private readonly pending = new Map<
     string,
     { resolve: (response: unknown) => void; reject: (error: Error) => void }
@@ -166,7 +200,10 @@ export class LeanRequester {
   private next = 0;
   private readonly loop: Promise<void>;
 
-  constructor(endpoint: string) {
+  /** `curve`: zeromq.js CURVE client options (see benchKeys), or none for plaintext. */
+  constructor(endpoint: string, curve: object = {}) {
+    this.dealer = new Dealer({ linger: 0, sendHighWaterMark: 0, ...curve });
+    this.writer = new SocketWriter(this.dealer, (error) => this.failAll(error), { envelope: 0 });
     this.dealer.connect(endpoint);
     this.loop = this.readReplies();
   }

@@ -3,7 +3,9 @@
  * durable SQLite), messages originated through each node's own request socket at all three.
  * Prints sustained messages/s delivered at every node and originate -> delivered-everywhere
  * latency at a fixed rate, beside a raw zeromq.js PUB/SUB fan-out to three subscriber
- * processes measured in the same run. `--soak SECONDS` adds a long run at a moderate rate
+ * processes measured in the same run. The nodes run CURVE on every link, as users run them;
+ * a second, plaintext cluster runs beside the first for rounds that alternate between the
+ * two, to show what encryption costs. `--soak SECONDS` adds a long run at a moderate rate
  * that samples every node's RSS. The last line is one JSON object of the figures.
  */
 import { ChildProcess } from 'node:child_process';
@@ -20,6 +22,7 @@ import {
   Requests,
 } from '@app/contracts';
 import {
+  benchKeys,
   cpuMs,
   fmt,
   LeanRequester,
@@ -49,6 +52,10 @@ const LATENCY_SECONDS = 10;
 /** Paced seconds before the measured window, reported apart (see latency()). */
 const SETTLE_SECONDS = 3;
 const RAW_MESSAGES = 200_000;
+/** CURVE on against off: messages per round, rounds per cluster (alternating), in flight. */
+const CURVE_ROUND_MESSAGES = 12_000;
+const CURVE_ROUNDS = 3;
+const CURVE_IN_FLIGHT = 256;
 const progress = (text: string) => process.stderr.write(`[bench:cluster] ${text}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -104,23 +111,68 @@ interface Cluster {
   clients: LeanRequester[];
   dataDir: string;
   members: string;
+  /** zeromq.js options of a socket of this driver's to node `id` (CURVE, or none). */
+  toNode: (id: string) => object;
 }
 
-async function startCluster(): Promise<Cluster> {
+async function startCluster(curve = true): Promise<Cluster> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-cluster-'));
   const base = 27_000 + Math.floor(Math.random() * 1000) * 10;
   const members = localMembers(NODES, base);
-  const children = Array.from({ length: NODES }, (_, i) =>
-    spawnNode(`n${i}`, members, dataDir, 'inherit-errors'),
-  );
-  const clients = Array.from(
-    { length: NODES },
-    (_, i) => new LeanRequester(`tcp://127.0.0.1:${base + 10 * i}`),
+  const ids = Array.from({ length: NODES }, (_, i) => `n${i}`);
+  const keys = benchKeys(dataDir, ids, curve);
+  const children = ids.map((id) => spawnNode(id, members, dataDir, 'inherit-errors', keys.dir));
+  const clients = ids.map(
+    (id, i) => new LeanRequester(`tcp://127.0.0.1:${base + 10 * i}`, keys.toNode(id)),
   );
   // A DEALER queues requests until the node binds: the first answer means it is up.
   await Promise.all(clients.map((client) => client.request(Requests.state, {})));
   await sleep(1000); // every node hears the others' heartbeats before the clock starts
-  return { children, clients, dataDir, members };
+  return { children, clients, dataDir, members, toNode: keys.toNode };
+}
+
+async function stopCluster(cluster: Cluster): Promise<void> {
+  for (const client of cluster.clients) await client.close();
+  await Promise.all(cluster.children.map(stop));
+  rmSync(cluster.dataDir, { recursive: true, force: true });
+}
+
+/**
+ * What CURVE costs: `encrypted` (warm) and a fresh plaintext cluster take turns, rounds of
+ * the same size at the same depth, so a slow phase of the machine lands on both alike.
+ * The best round of each, and the least CPU per message its nodes spent in a round (summed
+ * over the three nodes: what a message costs the cluster, steal not counted).
+ */
+interface Comparison {
+  curve: number;
+  plain: number;
+  curveCpuUs: number;
+  plainCpuUs: number;
+}
+
+async function curveComparison(encrypted: Cluster): Promise<Comparison> {
+  const plaintext = await startCluster(false);
+  await originateAll(plaintext, WARMUP_MESSAGES, 'warm-up', CURVE_IN_FLIGHT);
+  const best = { curve: 0, plain: 0, curveCpuUs: Infinity, plainCpuUs: Infinity };
+  for (let round = 0; round < CURVE_ROUNDS; round++) {
+    const order = round % 2 === 0 ? (['plain', 'curve'] as const) : (['curve', 'plain'] as const);
+    for (const kind of order) {
+      const cluster = kind === 'curve' ? encrypted : plaintext;
+      const cpu = cpuMeter(cluster);
+      const start = Date.now();
+      await originateAll(cluster, CURVE_ROUND_MESSAGES, `${kind}-${round}`, CURVE_IN_FLIGHT);
+      const perSec = CURVE_ROUND_MESSAGES / ((Date.now() - start) / 1000);
+      const cpuUs = (cpu().nodeMs.reduce((a, b) => a + b, 0) * 1000) / CURVE_ROUND_MESSAGES;
+      progress(
+        `  ${kind === 'curve' ? 'CURVE on ' : 'plaintext'} round ${round + 1}: ${fmt(perSec)} msg/s, nodes' CPU ${fmt(cpuUs)} µs per message`,
+      );
+      best[kind] = Math.max(best[kind], perSec);
+      const cpuKey = kind === 'curve' ? 'curveCpuUs' : 'plainCpuUs';
+      best[cpuKey] = Math.min(best[cpuKey], cpuUs);
+    }
+  }
+  await stopCluster(plaintext);
+  return best;
 }
 
 const state = (c: LeanRequester) => c.request<NodeState>(Requests.state, {});
@@ -238,7 +290,7 @@ async function latency(
 ): Promise<{ steady: Latency; settling?: Settling }> {
   const subs = cluster.members.split(',').map((entry) => {
     const port = Number(entry.split(':')[1]);
-    const sub = new Subscriber({ linger: 0 });
+    const sub = new Subscriber({ linger: 0, ...cluster.toNode(entry.split('=')[0]) });
     sub.subscribe(NodeEvents.delivered);
     sub.connect(`tcp://127.0.0.1:${port + 1}`);
     return sub;
@@ -362,13 +414,15 @@ async function main(): Promise<void> {
     };
   }
   const rss = peakRss();
-  for (const client of cluster.clients) await client.close();
-  await Promise.all(cluster.children.map(stop));
-  rmSync(cluster.dataDir, { recursive: true, force: true });
+  progress(
+    `CURVE on against off: ${CURVE_ROUNDS} alternating rounds of ${fmt(CURVE_ROUND_MESSAGES)} at ${CURVE_IN_FLIGHT} in flight, beside a plaintext cluster`,
+  );
+  const curve = await curveComparison(cluster);
+  await stopCluster(cluster);
 
   const ratio = deliveredPerSec / raw;
   process.stdout.write(
-    `Three chat-node processes, link simulation off, every acknowledged message fsynced\n`,
+    `Three chat-node processes, CURVE on every link, link simulation off, every acknowledged message fsynced\n`,
   );
   process.stdout.write(
     `raw zeromq.js PUB/SUB fan-out   ${fmt(raw).padStart(9)} msg/s per subscriber (3 subscriber processes)\n`,
@@ -389,13 +443,16 @@ async function main(): Promise<void> {
   process.stdout.write(
     `CPU per message during the throughput run at ${best.inFlight} in flight: nodes ${nodeCpuUs.map((us) => `${us} µs`).join(', ')}; this load generator ${driverCpuUs} µs\n`,
   );
+  process.stdout.write(
+    `CURVE on / off (best of ${CURVE_ROUNDS} alternating rounds at ${CURVE_IN_FLIGHT} in flight): ${fmt(curve.curve)} / ${fmt(curve.plain)} msg/s, ratio ${fmt(curve.curve / curve.plain, 2)}\n`,
+  );
   process.stdout.write(`peak RSS per node: ${rss.map((r) => `${fmt(r)} MB`).join(', ')}\n`);
   if (soak)
     process.stdout.write(
       `soak ${soak.seconds}s at 500 msg/s: RSS start ${soak.rssStartMB.join('/')} MB, end ${soak.rssEndMB.join('/')} MB\n`,
     );
   process.stdout.write(
-    `${JSON.stringify({ deliveredPerSec: Math.round(deliveredPerSec), rawPerSubscriberPerSec: Math.round(raw), ratio: Number(ratio.toFixed(3)), deliveredPerSecByInFlight: Object.fromEntries(runs.map((r) => [r.inFlight, Math.round(r.perSec)])), p50ms: Number(lat.p50.toFixed(2)), p99ms: Number(lat.p99.toFixed(2)), replyP50ms: Number(lat.replyP50.toFixed(2)), replyP99ms: Number(lat.replyP99.toFixed(2)), pacedNodeCpuUsPerMsg: lat.nodeCpuUs, pacedDriverCpuUsPerMsg: lat.driverCpuUs, pacedBusyPct: Math.round(lat.busyPct), ...(settling ? { settlingP50ms: Number(settling.p50.toFixed(2)), settlingP99ms: Number(settling.p99.toFixed(2)) } : {}), rssMBMax: Math.round(Math.max(...rss)), nodeCpuUsPerMsg: nodeCpuUs, driverCpuUsPerMsg: driverCpuUs, ...(soak ? { soak } : {}) })}\n`,
+    `${JSON.stringify({ deliveredPerSec: Math.round(deliveredPerSec), rawPerSubscriberPerSec: Math.round(raw), ratio: Number(ratio.toFixed(3)), deliveredPerSecByInFlight: Object.fromEntries(runs.map((r) => [r.inFlight, Math.round(r.perSec)])), p50ms: Number(lat.p50.toFixed(2)), p99ms: Number(lat.p99.toFixed(2)), replyP50ms: Number(lat.replyP50.toFixed(2)), replyP99ms: Number(lat.replyP99.toFixed(2)), pacedNodeCpuUsPerMsg: lat.nodeCpuUs, pacedDriverCpuUsPerMsg: lat.driverCpuUs, pacedBusyPct: Math.round(lat.busyPct), ...(settling ? { settlingP50ms: Number(settling.p50.toFixed(2)), settlingP99ms: Number(settling.p99.toFixed(2)) } : {}), rssMBMax: Math.round(Math.max(...rss)), nodeCpuUsPerMsg: nodeCpuUs, driverCpuUsPerMsg: driverCpuUs, curvePerSec: Math.round(curve.curve), plainPerSec: Math.round(curve.plain), curveRatio: Number((curve.curve / curve.plain).toFixed(3)), ...(soak ? { soak } : {}) })}\n`,
   );
 }
 

@@ -16,6 +16,7 @@ import {
   cpuMs,
   fmt,
   percentile,
+  benchKeys,
   spawnGateway,
   spawnNode,
   startScript,
@@ -142,8 +143,12 @@ async function main(): Promise<void> {
   const base = 29_000 + Math.floor(Math.random() * 500) * 10;
   const members = localMembers(3, base);
   const port = 38_000 + Math.floor(Math.random() * 1000);
-  const children: ChildProcess[] = [0, 1, 2].map((i) => spawnNode(`n${i}`, members, dataDir));
-  children.push(spawnGateway(members, port));
+  // CURVE on every link, as npm start runs it.
+  const keys = benchKeys(dataDir, ['n0', 'n1', 'n2']);
+  const children: ChildProcess[] = [0, 1, 2].map((i) =>
+    spawnNode(`n${i}`, members, dataDir, 'ignore', keys.dir),
+  );
+  children.push(spawnGateway(members, port, keys.dir));
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/health`);
   const gatewayRss = watchPeakRss([children[3].pid!]);

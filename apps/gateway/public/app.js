@@ -17,16 +17,46 @@
   };
   const $ = (selector, root = document) => root.querySelector(selector);
 
-  async function api(method, path, body) {
-    const response = await fetch(path, {
-      method,
-      headers: body ? { 'content-type': 'application/json' } : {},
-      body: body ? JSON.stringify(body) : undefined,
+  /** The operator token (GATEWAY_ADMIN_TOKEN), asked for once and kept for this tab. */
+  const TOKEN_KEY = 'causal-chat.operator-token';
+  let asking = null;
+  function askForToken(refused) {
+    // Controls that fail together (a partition is four requests) share one question.
+    asking ??= new Promise((resolve) => {
+      const token = window.prompt(
+        refused
+          ? 'That operator token was refused. Operator token (GATEWAY_ADMIN_TOKEN):'
+          : 'This control needs the operator token (GATEWAY_ADMIN_TOKEN):',
+      );
+      if (token && token.trim()) sessionStorage.setItem(TOKEN_KEY, token.trim());
+      resolve(Boolean(token && token.trim()));
+      setTimeout(() => (asking = null), 0);
     });
+    return asking;
+  }
+
+  function request(method, path, body) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const headers = body ? { 'content-type': 'application/json' } : {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    return fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  }
+
+  /**
+   * A REST call. An operator endpoint that answers 401/403 makes the page ask for the token
+   * and try once more, unless `ask` is false (background refreshes never interrupt anyone).
+   */
+  async function api(method, path, body, { ask = true } = {}) {
+    let response = await request(method, path, body);
+    if (ask && (response.status === 401 || response.status === 403)) {
+      if (response.status === 403) sessionStorage.removeItem(TOKEN_KEY);
+      if (await askForToken(response.status === 403)) response = await request(method, path, body);
+    }
     const data = await response.json().catch(() => null);
     if (!response.ok)
-      throw new Error(
-        data && data.message ? [].concat(data.message).join('; ') : response.statusText,
+      throw Object.assign(
+        new Error(data && data.message ? [].concat(data.message).join('; ') : response.statusText),
+        { status: response.status },
       );
     return data;
   }
@@ -263,14 +293,17 @@
   async function refreshVerdict() {
     const verdict = $('#verdict');
     try {
-      const report = await api('GET', '/cluster/consistency');
+      const report = await api('GET', '/cluster/consistency', undefined, { ask: false });
       verdict.textContent = report.ok
         ? `✓ causal order holds (${Object.values(report.counts).join('/')} delivered)`
         : `✗ ${report.verdict}`;
       verdict.className = `verdict ${report.ok ? 'ok' : 'bad'}`;
     } catch (error) {
-      verdict.textContent = `checker unavailable: ${error.message}`;
-      verdict.className = 'verdict bad';
+      const locked = error.status === 401 || error.status === 403;
+      verdict.textContent = locked
+        ? '🔒 causal checker: operator only (click to enter the token)'
+        : `checker unavailable: ${error.message}`;
+      verdict.className = `verdict ${locked ? 'locked' : 'bad'}`;
     }
   }
 
@@ -619,6 +652,10 @@
     $('#mode-live').addEventListener('click', () => setMode('live'));
     $('#mode-run').addEventListener('click', () => setMode('run'));
     $('#heal').addEventListener('click', () => healAll().catch(report));
+    $('#verdict').addEventListener('click', async () => {
+      if ($('#verdict').classList.contains('locked') && (await askForToken(false)))
+        refreshVerdict();
+    });
     $('#clear-selection').addEventListener('click', () => {
       state.selected = null;
       paintSelection();
