@@ -47,10 +47,17 @@
    * and try once more, unless `ask` is false (background refreshes never interrupt anyone).
    */
   async function api(method, path, body, { ask = true } = {}) {
+    const sentWith = sessionStorage.getItem(TOKEN_KEY);
     let response = await request(method, path, body);
     if (ask && (response.status === 401 || response.status === 403)) {
-      if (response.status === 403) sessionStorage.removeItem(TOKEN_KEY);
-      if (await askForToken(response.status === 403)) response = await request(method, path, body);
+      // A token stored while this request was out (another control asked) is tried first.
+      const stored = sessionStorage.getItem(TOKEN_KEY);
+      if (stored && stored !== sentWith) response = await request(method, path, body);
+      else {
+        if (response.status === 403) sessionStorage.removeItem(TOKEN_KEY);
+        if (await askForToken(response.status === 403))
+          response = await request(method, path, body);
+      }
     }
     const data = await response.json().catch(() => null);
     if (!response.ok)
