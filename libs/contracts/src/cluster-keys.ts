@@ -155,11 +155,16 @@ export function curveServer(keys: ClusterKeys): ZmqCurveOptions {
  * the names it made keys for.
  */
 export function ensureClusterKeys(dir: string, names: readonly string[]): string[] {
+  const invalid = names.filter((name) => !NODE_ID_PATTERN.test(name));
+  if (invalid.length > 0)
+    throw new ConfigError(
+      'keys',
+      `${invalid.map((name) => `"${name}"`).join(', ')}: a name is a letter then up to 31 letters, digits, _ or -`,
+    );
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const created: string[] = [];
   for (const name of names) {
-    if (!NODE_ID_PATTERN.test(name)) throw new ConfigError('keys', `"${name}" is not a valid name`);
     if (existsSync(join(dir, `${name}.key`))) continue;
     const pair = generateCurveKeyPair();
     writeFileSync(join(dir, `${name}.key`), `${pair.secretKey}\n`, { mode: 0o600 });
