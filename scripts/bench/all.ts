@@ -123,7 +123,7 @@ function main(): void {
       verdict(t.clientP99us / t.rawP99us <= 2),
     ],
     [
-      'cluster: delivered at all three nodes',
+      'cluster: delivered at all three nodes (CURVE on)',
       `${n(k.deliveredPerSec)} msg/s (best of ${Object.entries(k.deliveredPerSecByInFlight)
         .map(([depth, perSec]) => `${n(perSec)} at ${depth}`)
         .join(', ')} in flight per node)`,
@@ -131,6 +131,14 @@ function main(): void {
       n(k.ratio, 2),
       '≥ 10,000/s and ≥ 0.12',
       verdict(k.deliveredPerSec >= 10_000 && k.ratio >= 0.12),
+    ],
+    [
+      'cluster: CURVE on every link (best of alternating rounds at 256 in flight)',
+      `${n(k.curvePerSec)} msg/s; the three nodes' CPU ${n(k.curveCpuUsPerMsg)} µs per message`,
+      `plaintext cluster ${n(k.plainPerSec)} msg/s, ${n(k.plainCpuUsPerMsg)} µs`,
+      n(k.curveRatio, 2),
+      'what encryption costs (no target)',
+      '—',
     ],
     [
       'cluster: originate → delivered everywhere, 2,000 msg/s',

@@ -4,8 +4,8 @@
  * Prints sustained messages/s delivered at every node and originate -> delivered-everywhere
  * latency at a fixed rate, beside a raw zeromq.js PUB/SUB fan-out to three subscriber
  * processes measured in the same run. The nodes run CURVE on every link, as users run them;
- * a second, plaintext cluster runs beside the first for rounds that alternate between the
- * two, to show what encryption costs. `--soak SECONDS` adds a long run at a moderate rate
+ * then a fresh encrypted and a fresh plaintext cluster take turns, to show what encryption
+ * costs. `--soak SECONDS` adds a long run at a moderate rate
  * that samples every node's RSS. The last line is one JSON object of the figures.
  */
 import { ChildProcess } from 'node:child_process';
@@ -138,8 +138,9 @@ async function stopCluster(cluster: Cluster): Promise<void> {
 }
 
 /**
- * What CURVE costs: `encrypted` (warm) and a fresh plaintext cluster take turns, rounds of
- * the same size at the same depth, so a slow phase of the machine lands on both alike.
+ * What CURVE costs: two fresh clusters, one encrypted and one plaintext, warmed up alike
+ * (a node that has run longer spends less per message: JIT, heaps), then taking turns,
+ * rounds of the same size at the same depth, so a slow phase of the machine lands on both.
  * The best round of each, and the least CPU per message its nodes spent in a round (summed
  * over the three nodes: what a message costs the cluster, steal not counted).
  */
@@ -150,9 +151,11 @@ interface Comparison {
   plainCpuUs: number;
 }
 
-async function curveComparison(encrypted: Cluster): Promise<Comparison> {
+async function curveComparison(): Promise<Comparison> {
+  const encrypted = await startCluster(true);
   const plaintext = await startCluster(false);
-  await originateAll(plaintext, WARMUP_MESSAGES, 'warm-up', CURVE_IN_FLIGHT);
+  for (const cluster of [encrypted, plaintext])
+    await originateAll(cluster, 2 * WARMUP_MESSAGES, 'warm-up', CURVE_IN_FLIGHT);
   const best = { curve: 0, plain: 0, curveCpuUs: Infinity, plainCpuUs: Infinity };
   for (let round = 0; round < CURVE_ROUNDS; round++) {
     const order = round % 2 === 0 ? (['plain', 'curve'] as const) : (['curve', 'plain'] as const);
@@ -172,6 +175,7 @@ async function curveComparison(encrypted: Cluster): Promise<Comparison> {
     }
   }
   await stopCluster(plaintext);
+  await stopCluster(encrypted);
   return best;
 }
 
@@ -415,10 +419,10 @@ async function main(): Promise<void> {
   }
   const rss = peakRss();
   progress(
-    `CURVE on against off: ${CURVE_ROUNDS} alternating rounds of ${fmt(CURVE_ROUND_MESSAGES)} at ${CURVE_IN_FLIGHT} in flight, beside a plaintext cluster`,
+    `CURVE on against off: two fresh clusters, ${CURVE_ROUNDS} alternating rounds each of ${fmt(CURVE_ROUND_MESSAGES)} at ${CURVE_IN_FLIGHT} in flight`,
   );
-  const curve = await curveComparison(cluster);
   await stopCluster(cluster);
+  const curve = await curveComparison();
 
   const ratio = deliveredPerSec / raw;
   process.stdout.write(
