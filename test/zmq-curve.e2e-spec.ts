@@ -7,7 +7,14 @@ import {
   ZmqClient,
   ZmqRequestError,
 } from '@app/zmq-transport';
-import { call, failure, recordingRelay, startEchoServer, waitFor } from './support/zmq';
+import {
+  call,
+  closeAfterEach,
+  failure,
+  recordingRelay,
+  startEchoServer,
+  waitFor,
+} from './support/zmq';
 
 const server = generateCurveKeyPair();
 const alice = generateCurveKeyPair();
@@ -16,14 +23,7 @@ const rogue = generateCurveKeyPair();
 const portOf = (endpoint: string) => Number(endpoint.split(':').pop());
 
 describe('ZeroMQ transport with CURVE (real sockets on loopback)', () => {
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const close of cleanup.splice(0).reverse()) await close();
-  });
-  const track = <T extends { close(): unknown }>(thing: T): T => {
-    cleanup.push(async () => thing.close());
-    return thing;
-  };
+  const { cleanup, track } = closeAfterEach();
   const startCurveServer = async (audit = new ConnectionAudit()) => {
     const started = await startEchoServer({
       curve: { ...server, allow: { alice: alice.publicKey } },

@@ -6,19 +6,12 @@ import { Test } from '@nestjs/testing';
 import { lastValueFrom } from 'rxjs';
 import { Dealer } from 'zeromq';
 import { ZmqClient, ZmqRequestError } from '@app/zmq-transport';
-import { call, failure, startEchoServer, waitFor } from './support/zmq';
+import { call, closeAfterEach, failure, startEchoServer, waitFor } from './support/zmq';
 
 const startServer = startEchoServer;
 
 describe('ZeroMQ transport (real sockets on loopback)', () => {
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const close of cleanup.splice(0).reverse()) await close();
-  });
-  const track = <T extends { close(): unknown }>(thing: T): T => {
-    cleanup.push(async () => thing.close());
-    return thing;
-  };
+  const { cleanup, track } = closeAfterEach();
 
   it('answers requests, runs pipes and interceptors, and reports errors as errors', async () => {
     const { app, endpoint } = await startServer();

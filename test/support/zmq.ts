@@ -13,6 +13,19 @@ export async function startEchoServer(options: Partial<ZmqServerOptions> = {}) {
   return { app, server, endpoint: server.endpoint!, seen: app.get(Seen) };
 }
 
+/** Closes what a test tracked, newest first, after each test of the enclosing describe. */
+export function closeAfterEach() {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const close of cleanup.splice(0).reverse()) await close();
+  });
+  const track = <T extends { close(): unknown }>(thing: T): T => {
+    cleanup.push(async () => thing.close());
+    return thing;
+  };
+  return { cleanup, track };
+}
+
 export const call = <T>(client: Pick<ClientProxy, 'send'>, pattern: string, data: unknown) =>
   lastValueFrom(client.send<T>(pattern, data));
 

@@ -287,8 +287,12 @@
         $('.counters', node.panel).textContent =
           `delivered ${c.delivered} · held back ${s.buffered.length} · duplicates dropped ${c.duplicatesDropped} · retransmissions ${c.retransmissions}`;
         renderClock(node, s.clock);
-        node.held = new Map(s.buffered.map((h) => [h.message.id, h]));
-        renderHeld(node);
+        // A snapshot older than what the live events have shown would bring back a message
+        // they have since delivered as "held back".
+        if (s.lastIndex >= node.lastIndex) {
+          node.held = new Map(s.buffered.map((h) => [h.message.id, h]));
+          renderHeld(node);
+        }
         if (s.lastIndex > node.lastIndex) await loadHistory(node, s.lastIndex);
         setUp(node, true);
       } catch {
