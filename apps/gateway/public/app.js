@@ -222,7 +222,7 @@
   function createPanel(id) {
     const panel = $('#panel-template').content.firstElementChild.cloneNode(true);
     $('.node-name', panel).textContent = id;
-    $('.shiviz', panel).href = `/nodes/${id}/log?format=shiviz`;
+    $('.shiviz', panel).href = `/nodes/${id}/log?format=shiviz&limit=all`;
     $('.shiviz', panel).download = `${id}.shiviz.log`;
     const node = {
       id,

@@ -6,4 +6,8 @@ export const Limits = {
   fetchBatchMax: 500,
   /** Messages in one `replica.messages` event: 64 of the largest still fit a 1 MiB frame. */
   replicaBatchMax: 64,
+  /** Trace events in one page of a node's event log (node.log); its default is the gateway's. */
+  logPageMaxEvents: 5_000,
+  /** Bytes of trace JSON in one page of node.log: the reply stays far below a 1 MiB frame. */
+  logPageMaxBytes: 256 * 1024,
 } as const;

@@ -117,6 +117,21 @@ export interface NodeState {
   readonly startedAt: string;
 }
 
+/** ShiViz's default parser regex; a log is this, a blank line, then two lines per event. */
+export const SHIVIZ_REGEX = '(?<host>\\S*) (?<clock>{.*})\\n(?<event>.*)';
+export const SHIVIZ_HEADER = `${SHIVIZ_REGEX}\n\n`;
+
+/** One page of a node's event log (`node.log {after?, limit?}`), as ShiViz lines. */
+export interface LogPage {
+  readonly nodeId: string;
+  readonly format: 'shiviz';
+  /** Two lines per event, without the parser header (the gateway writes that once). */
+  readonly text: string;
+  readonly events: number;
+  /** The `after` of the next page, or null when this page reached the end. */
+  readonly next: number | null;
+}
+
 /** Gateway-bound events. */
 export interface DeliveredEvent {
   readonly nodeId: string;

@@ -88,7 +88,7 @@ export class ConnectionAudit {
       if (this.rejectedPeers.size < TRACKED_LIMIT) this.rejectedPeers.set(key, rejection);
       this.logger.warn(
         direction === 'in'
-          ? `refused a connection from ${address}: ${reason}; further attempts are only counted`
+          ? `refused a connection ${address.includes('://') ? 'on' : 'from'} ${address}: ${reason}; further attempts are only counted`
           : `connection to ${address} failed its handshake: ${reason}; further attempts are only counted`,
       );
     }

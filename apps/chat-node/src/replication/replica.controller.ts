@@ -6,6 +6,7 @@ import {
   HistoryPage,
   Limits,
   LinkSettings,
+  LogPage,
   NodeState,
   ReplicaEvents,
   Requests,
@@ -14,7 +15,7 @@ import { ConnectionAudit, ZmqContext } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
 import { CONNECTION_AUDIT, NODE_CONFIG } from '../config/node.tokens';
 import { Network } from '../network/network';
-import { toShiViz } from '../trace/event-trace';
+import { toShiVizLines } from '../trace/event-trace';
 import {
   InvalidReplicaMessageError,
   parseReplicaMessage,
@@ -99,12 +100,31 @@ export class ReplicaController {
     };
   }
 
+  /** One page of the event log; the gateway streams a whole log page by page. */
   @MessagePattern(Requests.log)
-  log(): { nodeId: string; format: 'shiviz'; text: string } {
+  log(@Payload() body: unknown): LogPage {
+    const { after = 0, limit = Limits.logPageMaxEvents } = (body ?? {}) as {
+      after?: unknown;
+      limit?: unknown;
+    };
+    if (!Number.isSafeInteger(after) || (after as number) < 0)
+      throw new InvalidReplicaMessageError('after', 'must be a non-negative integer');
+    if (
+      !Number.isSafeInteger(limit) ||
+      (limit as number) < 1 ||
+      (limit as number) > Limits.logPageMaxEvents
+    )
+      throw new InvalidReplicaMessageError(
+        'limit',
+        `must be an integer from 1 to ${Limits.logPageMaxEvents}`,
+      );
+    const page = this.replica.tracePage(after as number, limit as number);
     return {
       nodeId: this.config.nodeId,
       format: 'shiviz',
-      text: toShiViz(this.config.nodeId, this.replica.traceEvents()),
+      text: toShiVizLines(this.config.nodeId, page.events),
+      events: page.events.length,
+      next: page.next,
     };
   }
 

@@ -13,6 +13,7 @@ import {
   ClockJson,
   DeliveredEvent,
   HeldBackView,
+  Limits,
   NodeCounters,
   NodeEvents,
   ReplicaEvents,
@@ -28,6 +29,7 @@ import {
   StoredMessage,
   toChatMessage,
   TraceEvent,
+  TracePage,
 } from '../storage/message-log';
 import { EventTrace } from '../trace/event-trace';
 import { replicaBatches } from './replica-batches';
@@ -466,7 +468,7 @@ export class Replica implements OnModuleDestroy {
       .map((d) => this.view(d.message, d));
   }
 
-  traceEvents(): TraceEvent[] {
-    return this.log.events();
+  tracePage(after: number, maxEvents: number): TracePage {
+    return this.log.tracePage(after, maxEvents, Limits.logPageMaxBytes);
   }
 }

@@ -31,6 +31,12 @@ export interface TraceEvent {
   readonly detail: string;
 }
 
+/** A page of the event trace and where the next one starts (null: this was the last). */
+export interface TracePage {
+  readonly events: TraceEvent[];
+  readonly next: number | null;
+}
+
 /** One write of a batch: a delivery (with its message) and the trace events around it. */
 export interface LogWrite {
   readonly delivery?: Delivery;
@@ -96,7 +102,6 @@ export class MessageLog {
   private readonly insertTrace: Database.Statement;
   private readonly selectRange: Database.Statement;
   private readonly selectHistory: Database.Statement;
-  private readonly selectEvents: Database.Statement;
   private readonly selectTrace: Database.Statement;
   private readonly writeBatch: (writes: LogWrite[]) => void;
 
@@ -133,8 +138,6 @@ export class MessageLog {
           clock TEXT NOT NULL, text TEXT NOT NULL, author TEXT, sent_at TEXT NOT NULL,
           trace TEXT NOT NULL, delivered_at TEXT NOT NULL);
         CREATE UNIQUE INDEX IF NOT EXISTS log_by_message ON log (sender, seq);
-        CREATE TABLE IF NOT EXISTS events (
-          idx INTEGER PRIMARY KEY AUTOINCREMENT, clock TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS trace (idx INTEGER PRIMARY KEY, events TEXT NOT NULL);
       `);
       const owner = this.db
@@ -146,6 +149,7 @@ export class MessageLog {
       if (!owner)
         this.db.prepare(`INSERT INTO meta (key, value) VALUES ('node_id', ?)`).run(nodeId);
       this.carryOverTwoTableLayout();
+      this.carryOverEventRows();
     } catch (error) {
       if (error instanceof StorageError) throw error;
       if ((error as { code?: string }).code === 'SQLITE_BUSY') {
@@ -169,8 +173,7 @@ export class MessageLog {
       `SELECT * FROM log WHERE sender = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?`,
     );
     this.selectHistory = this.db.prepare(`SELECT * FROM log WHERE idx > ? ORDER BY idx LIMIT ?`);
-    this.selectEvents = this.db.prepare(`SELECT clock, kind, detail FROM events ORDER BY idx`);
-    this.selectTrace = this.db.prepare(`SELECT events FROM trace ORDER BY idx`);
+    this.selectTrace = this.db.prepare(`SELECT idx, events FROM trace WHERE idx > ? ORDER BY idx`);
     this.writeBatch = this.db.transaction((writes: LogWrite[]) => {
       // A batch's trace events go in one row: one insert per commit instead of two or three
       // per message. Rows in idx order, events in order within a row: the node's history.
@@ -261,12 +264,41 @@ export class MessageLog {
     const batch = this.db
       .prepare<[], { events: string }>(`SELECT events FROM trace ORDER BY idx DESC LIMIT 1`)
       .get();
-    if (batch) return (JSON.parse(batch.events) as [ClockJson][]).at(-1)![0];
-    // a data file written before trace events were batched
-    const row = this.db
-      .prepare<[], { clock: string }>(`SELECT clock FROM events ORDER BY idx DESC LIMIT 1`)
+    return batch ? (JSON.parse(batch.events) as [ClockJson][]).at(-1)![0] : {};
+  }
+
+  /**
+   * Files written before trace events were batched have an `events` table, one row per
+   * event. Its events become `trace` rows (256 to a row) ahead of the batched rows, in one
+   * transaction, so one cursor pages the whole trace.
+   */
+  private carryOverEventRows(): void {
+    const legacy = this.db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'`)
       .get();
-    return row ? (JSON.parse(row.clock) as ClockJson) : {};
+    if (!legacy) return;
+    this.db.transaction(() => {
+      const rows = this.db
+        .prepare<[], { clock: string; kind: TraceKind; detail: string }>(
+          `SELECT clock, kind, detail FROM events ORDER BY idx`,
+        )
+        .all();
+      this.db.exec(`CREATE TABLE trace_carried (idx INTEGER PRIMARY KEY, events TEXT NOT NULL)`);
+      const insert = this.db.prepare(`INSERT INTO trace_carried (events) VALUES (?)`);
+      for (let i = 0; i < rows.length; i += 256) {
+        insert.run(
+          JSON.stringify(
+            rows.slice(i, i + 256).map((row) => [JSON.parse(row.clock), row.kind, row.detail]),
+          ),
+        );
+      }
+      this.db.exec(`
+        INSERT INTO trace_carried (events) SELECT events FROM trace ORDER BY idx;
+        DROP TABLE trace;
+        ALTER TABLE trace_carried RENAME TO trace;
+        DROP TABLE events;
+      `);
+    })();
   }
 
   /**
@@ -351,23 +383,31 @@ export class MessageLog {
     }));
   }
 
-  /** Every trace event in the order it happened (rows of older data files first). */
-  events(): TraceEvent[] {
-    const older = (
-      this.selectEvents.all() as { clock: string; kind: TraceKind; detail: string }[]
-    ).map((row) => ({
-      clock: JSON.parse(row.clock) as ClockJson,
-      kind: row.kind,
-      detail: row.detail,
-    }));
-    const batched = (this.selectTrace.all() as { events: string }[]).flatMap((row) =>
-      (JSON.parse(row.events) as [ClockJson, TraceKind, string][]).map(([clock, kind, detail]) => ({
-        clock,
-        kind,
-        detail,
-      })),
-    );
-    return [...older, ...batched];
+  /**
+   * Trace events in the order they happened, from the commit after `after` (a page's
+   * cursor; 0 from the start) until at least `maxEvents` (whole commits, so a page may hold
+   * a few more) or `maxBytes` of JSON. `next` is the cursor to read on from, or null at the end.
+   */
+  tracePage(after: number, maxEvents: number, maxBytes: number): TracePage {
+    const events: TraceEvent[] = [];
+    let bytes = 0;
+    let last = after;
+    for (const row of this.selectTrace.iterate(after) as IterableIterator<{
+      idx: number;
+      events: string;
+    }>) {
+      if (events.length >= maxEvents || (events.length > 0 && bytes + row.events.length > maxBytes))
+        return { events, next: last };
+      for (const [clock, kind, detail] of JSON.parse(row.events) as [
+        ClockJson,
+        TraceKind,
+        string,
+      ][])
+        events.push({ clock, kind, detail });
+      bytes += row.events.length;
+      last = row.idx;
+    }
+    return { events, next: null };
   }
 
   close(): void {

@@ -33,13 +33,10 @@ export class EventTrace {
   }
 }
 
-/** ShiViz's default parser regex, then one event per two lines. */
-export const SHIVIZ_REGEX = '(?<host>\\S*) (?<clock>{.*})\\n(?<event>.*)';
-
-export function toShiViz(nodeId: string, events: readonly TraceEvent[]): string {
-  const lines = [SHIVIZ_REGEX, ''];
-  for (const event of events) {
-    lines.push(`${nodeId} ${JSON.stringify(event.clock)}`, `${event.kind} ${event.detail}`);
-  }
-  return `${lines.join('\n')}\n`;
+/** Two ShiViz lines per event; pages of a log concatenate to the whole log after SHIVIZ_HEADER. */
+export function toShiVizLines(nodeId: string, events: readonly TraceEvent[]): string {
+  let text = '';
+  for (const event of events)
+    text += `${nodeId} ${JSON.stringify(event.clock)}\n${event.kind} ${event.detail}\n`;
+  return text;
 }

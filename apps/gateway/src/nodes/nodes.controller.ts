@@ -1,4 +1,18 @@
-import { Body, Controller, Get, Header, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Readable } from 'node:stream';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Res,
+  StreamableFile,
+} from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import {
   ApiBadRequestResponse,
   ApiNotFoundResponse,
@@ -9,18 +23,27 @@ import {
   ApiCreatedResponse,
   ApiPayloadTooLargeResponse,
 } from '@nestjs/swagger';
-import { ChatMessage, HistoryPage, NodeState, Requests } from '@app/contracts';
+import {
+  ChatMessage,
+  HistoryPage,
+  Limits,
+  LogPage,
+  NodeState,
+  Requests,
+  SHIVIZ_HEADER,
+} from '@app/contracts';
 import { NodeDirectory } from './node-directory';
 import {
   ChatMessageView,
   ErrorView,
   HistoryPageView,
   HistoryQueryDto,
+  LOG_LIMIT_DEFAULT,
+  LOG_LIMIT_MAX,
   LogQueryDto,
   NodeSummaryView,
   SendMessageDto,
 } from './nodes.dto';
-import { BadRequestException } from '@nestjs/common';
 
 @ApiTags('nodes')
 @ApiNotFoundResponse({ description: 'Unknown node id.', type: ErrorView })
@@ -85,12 +108,55 @@ export class NodesController {
     summary:
       "The node's event log in ShiViz format (paste into ShiViz to see the space-time diagram)",
   })
-  @ApiOkResponse({ description: 'ShiViz log text.', schema: { type: 'string' } })
-  async log(@Param('id') id: string, @Query() query: LogQueryDto): Promise<string> {
+  @ApiOkResponse({
+    description: `ShiViz log text: up to \`limit\` events (default ${LOG_LIMIT_DEFAULT}) after \`after\`; \`X-Next-After\` is the cursor of the rest when there is more. \`limit=all\` streams the whole log, page by page, in constant memory.`,
+    schema: { type: 'string' },
+  })
+  async log(
+    @Param('id') id: string,
+    @Query() query: LogQueryDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string | StreamableFile> {
     if (query.format !== undefined && query.format !== 'shiviz') {
       throw new BadRequestException(`format must be "shiviz", got "${query.format}"`);
     }
-    const { text } = await this.nodes.request<{ text: string }>(id, Requests.log);
+    const limit = query.limit === 'all' ? Infinity : Number(query.limit ?? LOG_LIMIT_DEFAULT);
+    if (Number.isFinite(limit) && limit > LOG_LIMIT_MAX)
+      throw new BadRequestException(
+        `limit must be "all" or an integer from 1 to ${LOG_LIMIT_MAX}, got ${query.limit}`,
+      );
+    // The first page is read before answering, so a node that cannot answer is a 503.
+    const pages = this.logPages(id, query.after ?? 0, limit);
+    const first = await pages.next();
+    if (limit === Infinity) {
+      const rest = async function* () {
+        yield SHIVIZ_HEADER;
+        if (!first.done) yield first.value.text;
+        for await (const page of pages) yield page.text;
+      };
+      return new StreamableFile(Readable.from(rest()), { type: 'text/plain; charset=utf-8' });
+    }
+    let text = SHIVIZ_HEADER;
+    let next: number | null = null;
+    for (let page = first; !page.done; page = await pages.next()) {
+      text += page.value.text;
+      next = page.value.next;
+    }
+    if (next !== null) reply.header('X-Next-After', String(next));
     return text;
+  }
+
+  /** The node's log pages after `after`, until `limit` events (whole commits) or its end. */
+  private async *logPages(id: string, after: number, limit: number): AsyncGenerator<LogPage> {
+    let cursor: number | null = after;
+    for (let left = limit; cursor !== null && left > 0;) {
+      const page: LogPage = await this.nodes.request<LogPage>(id, Requests.log, {
+        after: cursor,
+        limit: Math.min(left, Limits.logPageMaxEvents),
+      });
+      yield page;
+      left -= page.events;
+      cursor = page.next;
+    }
   }
 }

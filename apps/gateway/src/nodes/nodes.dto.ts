@@ -12,6 +12,10 @@ import {
 } from 'class-validator';
 import { Limits } from '@app/contracts';
 
+/** Events in one answer of GET /nodes/:id/log unless `limit` says otherwise, and the most. */
+export const LOG_LIMIT_DEFAULT = 10_000;
+export const LOG_LIMIT_MAX = 20_000;
+
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
 export class SendMessageDto {
@@ -77,6 +81,29 @@ export class LogQueryDto {
   @IsOptional()
   @IsString()
   format?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'Cursor: start after this point of the log (0: from the start; a previous answer gives the next one in `X-Next-After`).',
+    default: 0,
+    minimum: 0,
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'after must be a non-negative integer' })
+  @Min(0, { message: 'after must be a non-negative integer' })
+  after?: number;
+
+  @ApiPropertyOptional({
+    description: `Events in the answer (whole commits, so a few more), at most ${LOG_LIMIT_MAX}; \`all\` streams the whole log from \`after\`.`,
+    default: String(LOG_LIMIT_DEFAULT),
+    example: 'all',
+  })
+  @IsOptional()
+  @Matches(/^(all|[1-9][0-9]{0,6})$/, {
+    message: `limit must be "all" or an integer from 1 to ${LOG_LIMIT_MAX}`,
+  })
+  limit?: string;
 }
 
 export class ChatMessageView {
