@@ -186,6 +186,32 @@ describe('chat-node (real processes, real SQLite, real sockets)', () => {
     for (const log of logs.values()) expect(log.find((m) => m.id === 'n1:8')?.text).toBe('n1 #7');
   });
 
+  it('catches a node up page by page without waiting a repair tick per page', async () => {
+    // Pages of 10 and a 5 s repair tick: paging paced by the tick would take 15 s or more.
+    cluster = await TestCluster.start({ env: { CHAT_FETCH_PAGE: '10', CHAT_REPAIR_MS: '5000' } });
+    const c = cluster;
+    await c.kill('n2');
+    const acked: ChatMessage[] = [];
+    for (let i = 0; i < 35; i++)
+      acked.push(await c.send(i % 2 ? 'n1' : 'n0', `while n2 was away ${i}`));
+    await c.waitUntil(
+      async () =>
+        (await Promise.all(['n0', 'n1'].map((id) => c.state(id)))).every((s) => s.lastIndex >= 35),
+      10_000,
+      'n0 and n1 to agree',
+    );
+    const started = Date.now();
+    await c.startNode('n2');
+    const logs = await c.converge(35, 20_000);
+    const took = Date.now() - started;
+    expectCausalAndComplete(logs, acked);
+    const n2 = await c.state('n2');
+    // about 35 / 10 pages of each sender's messages, none asked twice
+    expect(n2.counters.repairRequests).toBeGreaterThanOrEqual(4);
+    expect(n2.counters.repairRequests).toBeLessThanOrEqual(10);
+    expect(took).toBeLessThan(8_000);
+  });
+
   it('stays healthy under hostile frames on its replication sockets', async () => {
     // A compromised member: it holds n2's key, so the links admit it, and only validation stands.
     cluster = await TestCluster.start({ nodes: 2, impostors: 1 });

@@ -448,7 +448,7 @@ async function main(): Promise<void> {
     `CPU per message during the throughput run at ${best.inFlight} in flight: nodes ${nodeCpuUs.map((us) => `${us} µs`).join(', ')}; this load generator ${driverCpuUs} µs\n`,
   );
   process.stdout.write(
-    `CURVE on / off (best of ${CURVE_ROUNDS} alternating rounds at ${CURVE_IN_FLIGHT} in flight): ${fmt(curve.curve)} / ${fmt(curve.plain)} msg/s, ratio ${fmt(curve.curve / curve.plain, 2)}\n`,
+    `CURVE on / off (best of ${CURVE_ROUNDS} alternating rounds at ${CURVE_IN_FLIGHT} in flight): ${fmt(curve.curve)} / ${fmt(curve.plain)} msg/s, ratio ${fmt(curve.curve / curve.plain, 2)}; the three nodes' CPU per message ${fmt(curve.curveCpuUs)} / ${fmt(curve.plainCpuUs)} µs (+${fmt((100 * (curve.curveCpuUs - curve.plainCpuUs)) / curve.plainCpuUs, 1)}%)\n`,
   );
   process.stdout.write(`peak RSS per node: ${rss.map((r) => `${fmt(r)} MB`).join(', ')}\n`);
   if (soak)
@@ -456,7 +456,7 @@ async function main(): Promise<void> {
       `soak ${soak.seconds}s at 500 msg/s: RSS start ${soak.rssStartMB.join('/')} MB, end ${soak.rssEndMB.join('/')} MB\n`,
     );
   process.stdout.write(
-    `${JSON.stringify({ deliveredPerSec: Math.round(deliveredPerSec), rawPerSubscriberPerSec: Math.round(raw), ratio: Number(ratio.toFixed(3)), deliveredPerSecByInFlight: Object.fromEntries(runs.map((r) => [r.inFlight, Math.round(r.perSec)])), p50ms: Number(lat.p50.toFixed(2)), p99ms: Number(lat.p99.toFixed(2)), replyP50ms: Number(lat.replyP50.toFixed(2)), replyP99ms: Number(lat.replyP99.toFixed(2)), pacedNodeCpuUsPerMsg: lat.nodeCpuUs, pacedDriverCpuUsPerMsg: lat.driverCpuUs, pacedBusyPct: Math.round(lat.busyPct), ...(settling ? { settlingP50ms: Number(settling.p50.toFixed(2)), settlingP99ms: Number(settling.p99.toFixed(2)) } : {}), rssMBMax: Math.round(Math.max(...rss)), nodeCpuUsPerMsg: nodeCpuUs, driverCpuUsPerMsg: driverCpuUs, curvePerSec: Math.round(curve.curve), plainPerSec: Math.round(curve.plain), curveRatio: Number((curve.curve / curve.plain).toFixed(3)), ...(soak ? { soak } : {}) })}\n`,
+    `${JSON.stringify({ deliveredPerSec: Math.round(deliveredPerSec), rawPerSubscriberPerSec: Math.round(raw), ratio: Number(ratio.toFixed(3)), deliveredPerSecByInFlight: Object.fromEntries(runs.map((r) => [r.inFlight, Math.round(r.perSec)])), p50ms: Number(lat.p50.toFixed(2)), p99ms: Number(lat.p99.toFixed(2)), replyP50ms: Number(lat.replyP50.toFixed(2)), replyP99ms: Number(lat.replyP99.toFixed(2)), pacedNodeCpuUsPerMsg: lat.nodeCpuUs, pacedDriverCpuUsPerMsg: lat.driverCpuUs, pacedBusyPct: Math.round(lat.busyPct), ...(settling ? { settlingP50ms: Number(settling.p50.toFixed(2)), settlingP99ms: Number(settling.p99.toFixed(2)) } : {}), rssMBMax: Math.round(Math.max(...rss)), nodeCpuUsPerMsg: nodeCpuUs, driverCpuUsPerMsg: driverCpuUs, curvePerSec: Math.round(curve.curve), plainPerSec: Math.round(curve.plain), curveRatio: Number((curve.curve / curve.plain).toFixed(3)), curveCpuUsPerMsg: Math.round(curve.curveCpuUs), plainCpuUsPerMsg: Math.round(curve.plainCpuUs), ...(soak ? { soak } : {}) })}\n`,
   );
 }
 

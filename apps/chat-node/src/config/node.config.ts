@@ -5,6 +5,7 @@ import {
   envInteger,
   loadClusterKeys,
   Member,
+  Limits,
   parseMembers,
 } from '@app/contracts';
 import type { LinkSettings } from '@app/contracts';
@@ -25,6 +26,8 @@ export interface NodeConfig {
   readonly heartbeatMs: number;
   readonly repairMs: number;
   readonly requestTimeoutMs: number;
+  /** Messages asked for in one repair fetch (a catch-up goes page by page). */
+  readonly fetchPage: number;
   readonly synchronous: 'full' | 'normal';
   /** Fault injection: the Nth fsync of the log fails with EIO (0: never). For tests. */
   readonly failFsyncAt: number;
@@ -88,6 +91,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     heartbeatMs: envInteger(env, 'CHAT_HEARTBEAT_MS', 500, 20, 60_000),
     repairMs: envInteger(env, 'CHAT_REPAIR_MS', 250, 10, 60_000),
     requestTimeoutMs: envInteger(env, 'CHAT_REQUEST_TIMEOUT_MS', 2_000, 50, 120_000),
+    fetchPage: envInteger(env, 'CHAT_FETCH_PAGE', Limits.fetchBatchMax, 1, Limits.fetchBatchMax),
     synchronous,
     failFsyncAt: envInteger(env, 'CHAT_FAULT_FSYNC_FAIL_AT', 0, 0, 1_000_000_000),
     curve: loadClusterKeys(

@@ -33,6 +33,10 @@ interface PeerRecord {
  * which also reveals a lost last message), and every repair tick asks peers for the gaps
  * that have stayed open for a whole tick (so ordinary jitter is not mistaken for loss).
  * A gap is asked of its sender first, then of any peer whose clock shows it has it.
+ *
+ * A node that is far behind (back after days away) catches up page by page: a fetch that
+ * comes back full is followed at once by the next page of that gap from the same peer, one
+ * page in flight per origin, instead of a repair tick and the link's patience per page.
  */
 @Injectable()
 export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
@@ -80,7 +84,19 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
       }
       throw error;
     }
+    const known = this.peers.get(from);
     this.peers.set(from, { clock, lastHeard: Date.now() });
+    // The first word from a peer that is far ahead (this node is back after a while): start
+    // catching up now rather than at the next tick.
+    if (!known && this.farBehind(clock)) this.repairTick();
+  }
+
+  /** More than a page behind `clock` for some node: absence, not a message late on a link. */
+  private farBehind(clock: VectorClock): boolean {
+    const local = this.replica.clock();
+    return this.replica.members.some(
+      (node) => clock.get(node) - local.get(node) > this.config.fetchPage,
+    );
   }
 
   reachable(peer: string): boolean {
@@ -142,6 +158,14 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
       // Gaps come in seq order; the first one's start says whether this node is making progress.
       const fromSeq = ranges[0].fromSeq;
       const known = this.openGaps.get(node);
+      const size = ranges.reduce((sum, range) => sum + range.toSeq - range.fromSeq + 1, 0);
+      if (!known && size > this.config.fetchPage && !this.inFlight.has(node)) {
+        // More than a page missing: absence, not jitter; no patience.
+        this.openGaps.set(node, { fromSeq, since: now, attempts: 1 });
+        const peer = this.pickPeer(node, fromSeq, 0);
+        if (peer) void this.fetch(peer, node, capRanges(ranges, this.config.fetchPage));
+        continue;
+      }
       if (!known || known.fromSeq !== fromSeq) {
         // A new gap (or progress): give the network one tick to fill it by itself.
         this.openGaps.set(node, { fromSeq, since: now, attempts: 0 });
@@ -149,7 +173,7 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
       }
       if (now - known.since < this.patience(node) || this.inFlight.has(node)) continue;
       const peer = this.pickPeer(node, fromSeq, known.attempts++);
-      if (peer) void this.fetch(peer, node, capRanges(ranges, Limits.fetchBatchMax));
+      if (peer) void this.fetch(peer, node, capRanges(ranges, this.config.fetchPage));
     }
     for (const node of [...this.openGaps.keys()]) if (!byNode.has(node)) this.openGaps.delete(node);
   }
@@ -179,6 +203,8 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
     const client = this.clients.get(peer)!;
     this.inFlight.add(node);
     this.replica.counters.repairRequests++;
+    const asked = ranges.reduce((sum, range) => sum + range.toSeq - range.fromSeq + 1, 0);
+    let full = false;
     try {
       const request: FetchRequest = { from: this.config.nodeId, ranges };
       const reply = await lastValueFrom(
@@ -186,7 +212,9 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
       );
       const link = this.network.link(peer);
       if (!link || !(await link.admit())) return;
-      for (const untrusted of Array.isArray(reply?.messages) ? reply.messages : []) {
+      const messages = Array.isArray(reply?.messages) ? reply.messages : [];
+      full = messages.length >= asked;
+      for (const untrusted of messages) {
         try {
           this.replica.accept(parseReplicaMessage(untrusted, this.memberSet), true);
         } catch (error) {
@@ -205,6 +233,19 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
     } finally {
       this.inFlight.delete(node);
     }
+    if (full) this.fetchNextPage(node);
+  }
+
+  /** After a full page: the rest of `node`'s gap, at once (its sender first, as always). */
+  private fetchNextPage(node: string): void {
+    if (this.inFlight.has(node)) return;
+    const ranges = this.replica.missing(this.horizon()).filter((gap) => gap.node === node);
+    if (ranges.length === 0) return;
+    const peer = this.pickPeer(node, ranges[0].fromSeq, 0);
+    if (!peer) return;
+    // Progress: the gap's new start counts as seen now, so the tick does not ask a second peer.
+    this.openGaps.set(node, { fromSeq: ranges[0].fromSeq, since: Date.now(), attempts: 1 });
+    void this.fetch(peer, node, capRanges(ranges, this.config.fetchPage));
   }
 }
 

@@ -1,0 +1,224 @@
+/**
+ * npm run bench:scale [-- --sizes 10000,100000,1000000 --catch-up 100000] — how the cost
+ * grows with the work.
+ *
+ * History size: a node's data file with N delivered messages, written through the node's
+ * own storage code (MessageLog, in batches, as a busy node commits them) rather than sent
+ * over REST; then a real node process starts on it: time until it answers, its RSS, and the
+ * p99 of a history page at the start, middle and end of the log.
+ *
+ * Catch-up: three nodes (CURVE on), one of them down while the other two take `--catch-up`
+ * messages; then it starts: time until it has them all, its peak RSS, and what serving it
+ * cost the others in CPU per message. The last line is one JSON object of the figures.
+ */
+import { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VectorClock } from '@app/causal';
+import { HistoryPage, localMembers, NodeState, Requests } from '@app/contracts';
+import { LogWrite, MessageLog } from '../../apps/chat-node/src/storage/message-log';
+import {
+  benchKeys,
+  cpuMs,
+  fmt,
+  LeanRequester,
+  percentile,
+  rssMB,
+  spawnNode,
+  stop,
+  watchPeakRss,
+} from './bench-util';
+
+const arg = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const SIZES = (arg('sizes') ?? '10000,100000,1000000').split(',').map(Number);
+const CATCH_UP = Number(arg('catch-up') ?? 100_000);
+const HISTORY_SAMPLES = 200;
+const progress = (text: string) => process.stderr.write(`[bench:scale] ${text}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const IDS = ['n0', 'n1', 'n2'];
+
+/** Writes `count` deliveries into n0's data file, round-robin from three senders, causally ordered. */
+function buildLog(dataDir: string, count: number): number {
+  const log = new MessageLog(dataDir, 'n0', 'normal');
+  const seqs: Record<string, number> = { n0: 0, n1: 0, n2: 0 };
+  const sentAt = new Date().toISOString();
+  for (let index = 1; index <= count;) {
+    const writes: LogWrite[] = [];
+    for (let k = 0; k < 1000 && index <= count; k++, index++) {
+      const sender = IDS[index % 3];
+      seqs[sender]++;
+      const seq = seqs[sender];
+      writes.push({
+        delivery: {
+          index,
+          deliveredAt: sentAt,
+          message: {
+            id: `${sender}:${seq}`,
+            sender,
+            seq,
+            clock: VectorClock.of({ ...seqs }),
+            text: `message ${index} from ${sender}: a line of chat of an ordinary length`,
+            sentAt,
+            trace: { [sender]: seq },
+          },
+        },
+        events: [{ clock: { n0: index }, kind: 'deliver', detail: `${sender}:${seq}` }],
+      });
+    }
+    log.write(writes);
+  }
+  log.close();
+  return statSync(join(dataDir, 'n0.sqlite')).size;
+}
+
+async function until(what: string, ms: number, condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+interface SizeFigures {
+  size: number;
+  startupMs: number;
+  rssMB: number;
+  historyP99ms: { start: number; middle: number; end: number };
+  fileMB: number;
+}
+
+async function historySize(size: number): Promise<SizeFigures> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-scale-'));
+  progress(`writing ${fmt(size)} messages into a data file`);
+  const bytes = buildLog(dataDir, size);
+  const base = 31_000 + Math.floor(Math.random() * 500) * 10;
+  const keys = benchKeys(dataDir, IDS);
+  const started = performance.now();
+  const node = spawnNode('n0', localMembers(3, base), dataDir, 'inherit-errors', keys.dir);
+  const client = new LeanRequester(`tcp://127.0.0.1:${base}`, keys.toNode('n0'));
+  await client.request<NodeState>(Requests.state, {});
+  const startupMs = performance.now() - started;
+  await sleep(1000);
+  const rss = rssMB(node.pid!);
+  const page = async (after: number) => {
+    const samples: number[] = [];
+    for (let i = 0; i < HISTORY_SAMPLES; i++) {
+      const t0 = performance.now();
+      const reply = await client.request<HistoryPage>(Requests.history, { after, limit: 100 });
+      samples.push(performance.now() - t0);
+      if (reply.messages.length !== 100) throw new Error(`history page after ${after} was short`);
+    }
+    return percentile(
+      samples.sort((a, b) => a - b),
+      99,
+    );
+  };
+  const historyP99ms = {
+    start: await page(0),
+    middle: await page(Math.floor(size / 2)),
+    end: await page(size - 100),
+  };
+  await client.close();
+  await stop(node);
+  rmSync(dataDir, { recursive: true, force: true });
+  return { size, startupMs, rssMB: rss, historyP99ms, fileMB: bytes / 2 ** 20 };
+}
+
+interface CatchUp {
+  perSec: number;
+  seconds: number;
+  rssMB: number;
+  serverCpuUsPerMsg: number[];
+}
+
+async function catchUp(total: number): Promise<CatchUp> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-catch-up-'));
+  const base = 33_000 + Math.floor(Math.random() * 500) * 10;
+  const members = localMembers(3, base);
+  const keys = benchKeys(dataDir, IDS);
+  const children: ChildProcess[] = IDS.slice(0, 2).map((id) =>
+    spawnNode(id, members, dataDir, 'inherit-errors', keys.dir),
+  );
+  const clients = IDS.map(
+    (id, i) => new LeanRequester(`tcp://127.0.0.1:${base + 10 * i}`, keys.toNode(id)),
+  );
+  const state = (i: number) => clients[i].request<NodeState>(Requests.state, {});
+  await Promise.all([state(0), state(1)]);
+  progress(`n2 down; n0 and n1 take ${fmt(total)} messages`);
+  await Promise.all(
+    [0, 1].map(async (n) => {
+      let issued = 0;
+      await Promise.all(
+        Array.from({ length: 256 }, async () => {
+          while (issued < total / 2) {
+            issued++;
+            await clients[n].request(Requests.send, { text: `n${n} message ${issued}` });
+          }
+        }),
+      );
+    }),
+  );
+  await until('n0 and n1 to agree', 120_000, async () =>
+    (await Promise.all([state(0), state(1)])).every((s) => s.lastIndex >= total),
+  );
+  progress('starting n2');
+  const cpuBefore = children.map((c) => cpuMs(c.pid!));
+  const started = performance.now();
+  children.push(spawnNode('n2', members, dataDir, 'inherit-errors', keys.dir));
+  const peak = watchPeakRss([children[2].pid!]);
+  await until('n2 to catch up', 600_000, async () => (await state(2)).lastIndex >= total);
+  const seconds = (performance.now() - started) / 1000;
+  const serverCpuUsPerMsg = children
+    .slice(0, 2)
+    .map((c, i) => Math.round(((cpuMs(c.pid!) - cpuBefore[i]) * 1000) / total));
+  const [rss] = peak();
+  for (const client of clients) await client.close();
+  await Promise.all(children.map(stop));
+  rmSync(dataDir, { recursive: true, force: true });
+  return { perSec: total / seconds, seconds, rssMB: rss, serverCpuUsPerMsg };
+}
+
+async function main(): Promise<void> {
+  const sizes: SizeFigures[] = [];
+  for (const size of SIZES) sizes.push(await historySize(size));
+  const caught = CATCH_UP > 0 ? await catchUp(CATCH_UP) : undefined;
+
+  const label = (size: number) => (size >= 1e6 ? `${size / 1e6}M` : `${size / 1e3}k`);
+  process.stdout.write('History size: one node on a data file of N messages\n');
+  process.stdout.write(
+    '| messages | start-up | RSS after start | history p99 start / middle / end | file |\n|---:|---:|---:|---|---:|\n',
+  );
+  for (const s of sizes)
+    process.stdout.write(
+      `| ${fmt(s.size)} | ${fmt(s.startupMs)} ms | ${fmt(s.rssMB)} MB | ${fmt(s.historyP99ms.start, 2)} / ${fmt(s.historyP99ms.middle, 2)} / ${fmt(s.historyP99ms.end, 2)} ms | ${fmt(s.fileMB, 1)} MB (${fmt((s.fileMB * 2 ** 20) / s.size)} B/message) |\n`,
+    );
+  if (caught)
+    process.stdout.write(
+      `Catch-up: a node back after ${fmt(CATCH_UP)} messages had it all in ${fmt(caught.seconds, 1)} s = ${fmt(caught.perSec)} msg/s (target >= 20,000), peak RSS ${fmt(caught.rssMB)} MB; serving it cost n0, n1 ${caught.serverCpuUsPerMsg.map((us) => `${us} µs`).join(', ')} of CPU per message\n`,
+    );
+  const last = sizes[sizes.length - 1];
+  process.stdout.write(
+    `${JSON.stringify({
+      startupMs: Object.fromEntries(sizes.map((s) => [label(s.size), Math.round(s.startupMs)])),
+      rssMB: Object.fromEntries(sizes.map((s) => [label(s.size), Math.round(s.rssMB)])),
+      historyP99ms: last && {
+        start: Number(last.historyP99ms.start.toFixed(2)),
+        middle: Number(last.historyP99ms.middle.toFixed(2)),
+        end: Number(last.historyP99ms.end.toFixed(2)),
+      },
+      bytesPerMessage: last && Math.round((last.fileMB * 2 ** 20) / last.size),
+      ...(caught
+        ? { catchUpPerSec: Math.round(caught.perSec), catchUpRssMB: Math.round(caught.rssMB) }
+        : {}),
+    })}\n`,
+  );
+}
+
+void main().catch((error) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
