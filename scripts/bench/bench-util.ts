@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { Dealer } from 'zeromq';
-import { ensureClusterKeys, loadClusterKeys } from '@app/contracts';
+import { ensureClusterKeys, loadClusterKeys, NodeState, Requests } from '@app/contracts';
 import { SocketWriter } from '@app/zmq-transport';
 
 export const ROOT = resolve(__dirname, '..', '..');
@@ -242,5 +242,38 @@ export class LeanRequester {
         else call.resolve(packet.response);
       }
     }
+  }
+}
+
+/**
+ * Originates `total` messages spread evenly over `clients` (one per node), `inFlight`
+ * requests in flight per node, and returns once each of those nodes has delivered all of them.
+ */
+export async function originateAll(
+  clients: readonly LeanRequester[],
+  total: number,
+  label: string,
+  inFlight: number,
+): Promise<void> {
+  const state = (client: LeanRequester) => client.request<NodeState>(Requests.state, {});
+  const before = await Promise.all(clients.map(state));
+  const perNode = total / clients.length;
+  await Promise.all(
+    clients.map(async (client, n) => {
+      let issued = 0;
+      await Promise.all(
+        Array.from({ length: inFlight }, async () => {
+          while (issued < perNode) {
+            issued++;
+            await client.request(Requests.send, { text: `n${n} ${label} message ${issued}` });
+          }
+        }),
+      );
+    }),
+  );
+  for (;;) {
+    const states = await Promise.all(clients.map(state));
+    if (states.every((s, i) => s.lastIndex >= before[i].lastIndex + total)) break;
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }

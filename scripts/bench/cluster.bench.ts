@@ -26,6 +26,7 @@ import {
   cpuMs,
   fmt,
   LeanRequester,
+  originateAll,
   percentile,
   rssMB,
   spawnNode,
@@ -155,7 +156,7 @@ async function curveComparison(): Promise<Comparison> {
   const encrypted = await startCluster(true);
   const plaintext = await startCluster(false);
   for (const cluster of [encrypted, plaintext])
-    await originateAll(cluster, 2 * WARMUP_MESSAGES, 'warm-up', CURVE_IN_FLIGHT);
+    await originateAll(cluster.clients, 2 * WARMUP_MESSAGES, 'warm-up', CURVE_IN_FLIGHT);
   const best = { curve: 0, plain: 0, curveCpuUs: Infinity, plainCpuUs: Infinity };
   for (let round = 0; round < CURVE_ROUNDS; round++) {
     const order = round % 2 === 0 ? (['plain', 'curve'] as const) : (['curve', 'plain'] as const);
@@ -163,7 +164,12 @@ async function curveComparison(): Promise<Comparison> {
       const cluster = kind === 'curve' ? encrypted : plaintext;
       const cpu = cpuMeter(cluster);
       const start = Date.now();
-      await originateAll(cluster, CURVE_ROUND_MESSAGES, `${kind}-${round}`, CURVE_IN_FLIGHT);
+      await originateAll(
+        cluster.clients,
+        CURVE_ROUND_MESSAGES,
+        `${kind}-${round}`,
+        CURVE_IN_FLIGHT,
+      );
       const perSec = CURVE_ROUND_MESSAGES / ((Date.now() - start) / 1000);
       const cpuUs = (cpu().nodeMs.reduce((a, b) => a + b, 0) * 1000) / CURVE_ROUND_MESSAGES;
       progress(
@@ -180,38 +186,6 @@ async function curveComparison(): Promise<Comparison> {
 }
 
 const state = (c: LeanRequester) => c.request<NodeState>(Requests.state, {});
-
-/**
- * Originates `total` messages, a third at each node with `inFlight` requests in flight per
- * node, and returns once every node has delivered all of them.
- */
-async function originateAll(
-  cluster: Cluster,
-  total: number,
-  label: string,
-  inFlight: number,
-): Promise<void> {
-  const before = await Promise.all(cluster.clients.map(state));
-  const perNode = total / NODES;
-  await Promise.all(
-    cluster.clients.map(async (client, n) => {
-      let issued = 0;
-      await Promise.all(
-        Array.from({ length: inFlight }, async () => {
-          while (issued < perNode) {
-            issued++;
-            await client.request(Requests.send, { text: `n${n} ${label} message ${issued}` });
-          }
-        }),
-      );
-    }),
-  );
-  for (;;) {
-    const states = await Promise.all(cluster.clients.map(state));
-    if (states.every((s, i) => s.lastIndex >= before[i].lastIndex + total)) break;
-    await sleep(5);
-  }
-}
 
 /** Starts counting CPU; the result says how much each node and this driver spent since. */
 function cpuMeter(cluster: Cluster): () => { nodeMs: number[]; driverMs: number } {
@@ -241,12 +215,12 @@ interface Throughput {
  * long-running node is in.
  */
 async function throughput(cluster: Cluster): Promise<Throughput[]> {
-  await originateAll(cluster, WARMUP_MESSAGES, 'warm-up', IN_FLIGHT_SWEEP[0]);
+  await originateAll(cluster.clients, WARMUP_MESSAGES, 'warm-up', IN_FLIGHT_SWEEP[0]);
   const runs: Throughput[] = [];
   for (const inFlight of IN_FLIGHT_SWEEP) {
     const cpu = cpuMeter(cluster);
     const start = Date.now();
-    await originateAll(cluster, THROUGHPUT_MESSAGES, `timed-${inFlight}`, inFlight);
+    await originateAll(cluster.clients, THROUGHPUT_MESSAGES, `timed-${inFlight}`, inFlight);
     const seconds = (Date.now() - start) / 1000;
     const { nodeMs, driverMs } = cpu();
     const perMessage = (ms: number) => Math.round((ms * 1000) / THROUGHPUT_MESSAGES);

@@ -9,7 +9,10 @@
  *
  * Catch-up: three nodes (CURVE on), one of them down while the other two take `--catch-up`
  * messages; then it starts: time until it has them all, its peak RSS, and what serving it
- * cost the others in CPU per message. The last line is one JSON object of the figures.
+ * cost the others in CPU per message.
+ *
+ * Cluster size: 3, 5, 8 and 12 nodes (`--nodes`), messages/s delivered at all of them and
+ * each node's CPU per delivered message. The last line is one JSON object of the figures.
  */
 import { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -23,6 +26,7 @@ import {
   cpuMs,
   fmt,
   LeanRequester,
+  originateAll,
   percentile,
   rssMB,
   spawnNode,
@@ -36,6 +40,9 @@ const arg = (name: string) => {
 };
 const SIZES = (arg('sizes') ?? '10000,100000,1000000').split(',').map(Number);
 const CATCH_UP = Number(arg('catch-up') ?? 100_000);
+const NODE_COUNTS = (arg('nodes') ?? '3,5,8,12').split(',').filter(Boolean).map(Number);
+/** Messages timed per cluster size (after half as many to warm up). */
+const CLUSTER_MESSAGES = 12_000;
 const HISTORY_SAMPLES = 200;
 const progress = (text: string) => process.stderr.write(`[bench:scale] ${text}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -149,22 +156,7 @@ async function catchUp(total: number): Promise<CatchUp> {
   const state = (i: number) => clients[i].request<NodeState>(Requests.state, {});
   await Promise.all([state(0), state(1)]);
   progress(`n2 down; n0 and n1 take ${fmt(total)} messages`);
-  await Promise.all(
-    [0, 1].map(async (n) => {
-      let issued = 0;
-      await Promise.all(
-        Array.from({ length: 256 }, async () => {
-          while (issued < total / 2) {
-            issued++;
-            await clients[n].request(Requests.send, { text: `n${n} message ${issued}` });
-          }
-        }),
-      );
-    }),
-  );
-  await until('n0 and n1 to agree', 120_000, async () =>
-    (await Promise.all([state(0), state(1)])).every((s) => s.lastIndex >= total),
-  );
+  await originateAll(clients.slice(0, 2), total, 'while n2 is down', 256);
   progress('starting n2');
   const cpuBefore = children.map((c) => cpuMs(c.pid!));
   const started = performance.now();
@@ -182,10 +174,50 @@ async function catchUp(total: number): Promise<CatchUp> {
   return { perSec: total / seconds, seconds, rssMB: rss, serverCpuUsPerMsg };
 }
 
+interface BySize {
+  perSec: number;
+  /** CPU µs per delivered message, the mean over the nodes. */
+  cpuUs: number;
+}
+
+/**
+ * N nodes (CURVE on) delivering at all of them: messages/s and each node's CPU per delivered
+ * message. Each message reaches every node, and its clock has N entries, so per-node cost may
+ * grow with N; throughput on these two cores falls at least as 1/N.
+ */
+async function clusterOf(nodes: number): Promise<BySize> {
+  const dataDir = mkdtempSync(join(tmpdir(), `bench-scale-${nodes}-`));
+  const base = 23_000 + Math.floor(Math.random() * 200) * 50;
+  const ids = Array.from({ length: nodes }, (_, i) => `n${i}`);
+  const members = localMembers(nodes, base);
+  const keys = benchKeys(dataDir, ids);
+  const children = ids.map((id) => spawnNode(id, members, dataDir, 'inherit-errors', keys.dir));
+  const clients = ids.map(
+    (id, i) => new LeanRequester(`tcp://127.0.0.1:${base + 10 * i}`, keys.toNode(id)),
+  );
+  await Promise.all(clients.map((client) => client.request(Requests.state, {})));
+  await sleep(1500); // every node hears the others before the clock starts
+  const total = Math.round(CLUSTER_MESSAGES / nodes) * nodes;
+  await originateAll(clients, total / 2, 'warm-up', 64);
+  const before = children.map((c) => cpuMs(c.pid!));
+  const started = performance.now();
+  await originateAll(clients, total, 'timed', 64);
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = children.map((c, i) => cpuMs(c.pid!) - before[i]);
+  for (const client of clients) await client.close();
+  await Promise.all(children.map(stop));
+  rmSync(dataDir, { recursive: true, force: true });
+  const cpuUs = (cpu.reduce((a, b) => a + b, 0) * 1000) / nodes / total;
+  progress(`${nodes} nodes: ${fmt(total / seconds)} msg/s, ${fmt(cpuUs)} µs per node per message`);
+  return { perSec: total / seconds, cpuUs };
+}
+
 async function main(): Promise<void> {
   const sizes: SizeFigures[] = [];
   for (const size of SIZES) sizes.push(await historySize(size));
   const caught = CATCH_UP > 0 ? await catchUp(CATCH_UP) : undefined;
+  const byNodes: Record<string, BySize> = {};
+  for (const nodes of NODE_COUNTS) byNodes[nodes] = await clusterOf(nodes);
 
   const label = (size: number) => (size >= 1e6 ? `${size / 1e6}M` : `${size / 1e3}k`);
   process.stdout.write('History size: one node on a data file of N messages\n');
@@ -200,6 +232,13 @@ async function main(): Promise<void> {
     process.stdout.write(
       `Catch-up: a node back after ${fmt(CATCH_UP)} messages had it all in ${fmt(caught.seconds, 1)} s = ${fmt(caught.perSec)} msg/s (target >= 20,000), peak RSS ${fmt(caught.rssMB)} MB; serving it cost n0, n1 ${caught.serverCpuUsPerMsg.map((us) => `${us} µs`).join(', ')} of CPU per message\n`,
     );
+  if (NODE_COUNTS.length > 0) {
+    process.stdout.write(
+      'Cluster size (CURVE on, 64 in flight per node)\n| nodes | delivered at all / s | CPU per node per delivered message |\n|---:|---:|---:|\n',
+    );
+    for (const [nodes, figures] of Object.entries(byNodes))
+      process.stdout.write(`| ${nodes} | ${fmt(figures.perSec)} | ${fmt(figures.cpuUs)} µs |\n`);
+  }
   const last = sizes[sizes.length - 1];
   process.stdout.write(
     `${JSON.stringify({
@@ -214,6 +253,12 @@ async function main(): Promise<void> {
       ...(caught
         ? { catchUpPerSec: Math.round(caught.perSec), catchUpRssMB: Math.round(caught.rssMB) }
         : {}),
+      byNodes: Object.fromEntries(
+        Object.entries(byNodes).map(([nodes, f]) => [
+          nodes,
+          { perSec: Math.round(f.perSec), cpuUs: Math.round(f.cpuUs) },
+        ]),
+      ),
     })}\n`,
   );
 }
