@@ -16,6 +16,7 @@
  */
 import { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VectorClock } from '@app/causal';
@@ -140,6 +141,26 @@ interface CatchUp {
   seconds: number;
   rssMB: number;
   serverCpuUsPerMsg: number[];
+  /** The caught-up node's data file, by table and index: what a message really costs on disk. */
+  disk: { bytesPerMessage: number; byTable: Record<string, number> };
+}
+
+/** Bytes per message of a node's data file, in all and per table or index (SQLite's dbstat). */
+function diskUse(file: string, messages: number): CatchUp['disk'] {
+  const db = new Database(file, { readonly: true });
+  try {
+    const rows = db
+      .prepare<[], { name: string; bytes: number }>(
+        `SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC`,
+      )
+      .all();
+    return {
+      bytesPerMessage: Math.round(rows.reduce((sum, row) => sum + row.bytes, 0) / messages),
+      byTable: Object.fromEntries(rows.map((row) => [row.name, Math.round(row.bytes / messages)])),
+    };
+  } finally {
+    db.close();
+  }
 }
 
 async function catchUp(total: number): Promise<CatchUp> {
@@ -170,8 +191,10 @@ async function catchUp(total: number): Promise<CatchUp> {
   const [rss] = peak();
   for (const client of clients) await client.close();
   await Promise.all(children.map(stop));
+  // n0's file: its own half sent, the other half received, every message delivered.
+  const disk = diskUse(join(dataDir, 'n0.sqlite'), total);
   rmSync(dataDir, { recursive: true, force: true });
-  return { perSec: total / seconds, seconds, rssMB: rss, serverCpuUsPerMsg };
+  return { perSec: total / seconds, seconds, rssMB: rss, serverCpuUsPerMsg, disk };
 }
 
 interface BySize {
@@ -230,7 +253,12 @@ async function main(): Promise<void> {
     );
   if (caught)
     process.stdout.write(
-      `Catch-up: a node back after ${fmt(CATCH_UP)} messages had it all in ${fmt(caught.seconds, 1)} s = ${fmt(caught.perSec)} msg/s (target >= 20,000), peak RSS ${fmt(caught.rssMB)} MB; serving it cost n0, n1 ${caught.serverCpuUsPerMsg.map((us) => `${us} µs`).join(', ')} of CPU per message\n`,
+      `On disk, a node of a real cluster (n0 after the catch-up run): ${caught.disk.bytesPerMessage} bytes per message — ${Object.entries(
+        caught.disk.byTable,
+      )
+        .map(([name, bytes]) => `${name} ${bytes}`)
+        .join(', ')}\n` +
+        `Catch-up: a node back after ${fmt(CATCH_UP)} messages had it all in ${fmt(caught.seconds, 1)} s = ${fmt(caught.perSec)} msg/s (target >= 20,000), peak RSS ${fmt(caught.rssMB)} MB; serving it cost n0, n1 ${caught.serverCpuUsPerMsg.map((us) => `${us} µs`).join(', ')} of CPU per message\n`,
     );
   if (NODE_COUNTS.length > 0) {
     process.stdout.write(
@@ -249,7 +277,9 @@ async function main(): Promise<void> {
         middle: Number(last.historyP99ms.middle.toFixed(2)),
         end: Number(last.historyP99ms.end.toFixed(2)),
       },
-      bytesPerMessage: last && Math.round((last.fileMB * 2 ** 20) / last.size),
+      bytesPerMessage: caught
+        ? caught.disk.bytesPerMessage
+        : last && Math.round((last.fileMB * 2 ** 20) / last.size),
       ...(caught
         ? { catchUpPerSec: Math.round(caught.perSec), catchUpRssMB: Math.round(caught.rssMB) }
         : {}),
