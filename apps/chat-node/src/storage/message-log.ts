@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { VectorClock } from '@app/causal';
 import type { ChatMessage, ClockJson } from '@app/contracts';
+import { decodeTraceRow, encodeTraceRow } from './trace-rows';
 
 /** A message as the node keeps it. */
 export interface StoredMessage {
@@ -177,7 +178,7 @@ export class MessageLog {
     this.writeBatch = this.db.transaction((writes: LogWrite[]) => {
       // A batch's trace events go in one row: one insert per commit instead of two or three
       // per message. Rows in idx order, events in order within a row: the node's history.
-      const events: [ClockJson, TraceKind, string][] = [];
+      const events: TraceEvent[] = [];
       for (const write of writes) {
         const delivery = write.delivery;
         if (delivery) {
@@ -194,9 +195,9 @@ export class MessageLog {
             delivery.deliveredAt,
           );
         }
-        for (const event of write.events) events.push([event.clock, event.kind, event.detail]);
+        for (const event of write.events) events.push(event);
       }
-      if (events.length > 0) this.insertTrace.run(JSON.stringify(events));
+      if (events.length > 0) this.insertTrace.run(encodeTraceRow(events));
     });
     this.restored = this.readState();
     // What was committed before a crash may still sit in the page cache only (its fsync never
@@ -264,7 +265,7 @@ export class MessageLog {
     const batch = this.db
       .prepare<[], { events: string }>(`SELECT events FROM trace ORDER BY idx DESC LIMIT 1`)
       .get();
-    return batch ? (JSON.parse(batch.events) as [ClockJson][]).at(-1)![0] : {};
+    return batch ? decodeTraceRow(batch.events).at(-1)!.clock : {};
   }
 
   /**
@@ -287,8 +288,12 @@ export class MessageLog {
       const insert = this.db.prepare(`INSERT INTO trace_carried (events) VALUES (?)`);
       for (let i = 0; i < rows.length; i += 256) {
         insert.run(
-          JSON.stringify(
-            rows.slice(i, i + 256).map((row) => [JSON.parse(row.clock), row.kind, row.detail]),
+          encodeTraceRow(
+            rows.slice(i, i + 256).map((row) => ({
+              clock: JSON.parse(row.clock) as ClockJson,
+              kind: row.kind,
+              detail: row.detail,
+            })),
           ),
         );
       }
@@ -398,12 +403,7 @@ export class MessageLog {
     }>) {
       if (events.length >= maxEvents || (events.length > 0 && bytes + row.events.length > maxBytes))
         return { events, next: last };
-      for (const [clock, kind, detail] of JSON.parse(row.events) as [
-        ClockJson,
-        TraceKind,
-        string,
-      ][])
-        events.push({ clock, kind, detail });
+      for (const event of decodeTraceRow(row.events)) events.push(event);
       bytes += row.events.length;
       last = row.idx;
     }
