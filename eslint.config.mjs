@@ -38,6 +38,7 @@ export default tseslint.config(
   {
     files: ['apps/gateway/public/**/*.js'],
     languageOptions: {
+      sourceType: 'module',
       globals: {
         document: 'readonly',
         window: 'readonly',

@@ -274,7 +274,7 @@ describe('gateway (gateway + three node processes on loopback)', () => {
   });
 
   it('sends the same security headers on the API, the UI and the docs', async () => {
-    for (const path of ['/nodes', '/', '/app.js', '/docs']) {
+    for (const path of ['/nodes', '/', '/main.js', '/docs']) {
       const { headers } = await request(url).get(path).expect(200);
       expect(headers['content-security-policy']).toContain("script-src 'self'");
       expect(headers['content-security-policy']).toContain("connect-src 'self' ws: wss:");

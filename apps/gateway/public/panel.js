@@ -1,0 +1,212 @@
+/* One panel per node: its messages, held-back list, clock, counters and live events. */
+import { api } from './api.js';
+import { compact, full, relation } from './clocks.js';
+import { $, el } from './dom.js';
+import { partition } from './network.js';
+import { state } from './state.js';
+import { report } from './verdict.js';
+
+function messageItem(message) {
+  const li = el('li');
+  li.tabIndex = 0;
+  li.dataset.id = message.id;
+  li.dataset.clock = JSON.stringify(message.clock);
+  const meta = el('div', 'meta');
+  meta.append(
+    el(
+      'span',
+      '',
+      `${message.sender}${message.author ? ` · ${message.author}` : ''} #${message.seq}`,
+    ),
+  );
+  const clock = el('code', '', compact(message.clock));
+  clock.title = full(message.clock);
+  meta.append(clock);
+  li.append(meta, el('div', 'text', message.text));
+  li.addEventListener('click', () => select(message));
+  li.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      select(message);
+    }
+  });
+  return li;
+}
+
+function select(message) {
+  state.selected = state.selected && state.selected.id === message.id ? null : message;
+  paintSelection();
+}
+
+export function paintSelection() {
+  $('#legend').hidden = !state.selected;
+  for (const li of document.querySelectorAll('.messages li')) {
+    li.classList.remove('sel', 'before', 'after', 'conc');
+    if (state.selected)
+      li.classList.add(relation(JSON.parse(li.dataset.clock), state.selected.clock));
+  }
+}
+
+function renderHeld(node) {
+  const list = $('.held', node.panel);
+  list.replaceChildren();
+  for (const { message, waitingFor } of node.held.values()) {
+    const li = el('li');
+    const meta = el('div', 'meta');
+    meta.append(
+      el('span', '', `${message.sender} #${message.seq} — held back`),
+      el('code', '', compact(message.clock)),
+    );
+    const waits = waitingFor.map((w) => `${w.node} #${w.seq}`).join(', ');
+    li.append(meta, el('div', 'text', message.text), el('div', 'waiting', `waiting for ${waits}`));
+    list.append(li);
+  }
+}
+
+function renderClock(node, clock) {
+  const code = $('.clock', node.panel);
+  code.textContent = compact(clock);
+  code.title = full(clock);
+}
+
+function deliver(node, message, live) {
+  if (message.index <= node.lastIndex) return;
+  node.lastIndex = message.index;
+  node.held.delete(message.id);
+  const li = messageItem(message);
+  if (live) li.classList.add('fresh');
+  if (state.selected) li.classList.add(relation(message.clock, state.selected.clock));
+  const list = $('.messages', node.panel);
+  list.append(li);
+  list.scrollTop = list.scrollHeight;
+  renderHeld(node);
+  if (live) {
+    const now = Date.now();
+    if (message.sender === node.id)
+      state.trace.push({ kind: 'send', node: node.id, id: message.id, t: now });
+    state.trace.push({
+      kind: 'deliver',
+      node: node.id,
+      id: message.id,
+      sender: message.sender,
+      t: now,
+    });
+  }
+}
+
+// Live events that arrive while history is loading wait for it: delivered first, a later
+// message would move node.lastIndex past the history still on its way, which deliver()
+// would then drop as already shown.
+async function loadHistory(node, upTo) {
+  if (node.loading) return; // the load under way shows these too, or the next refresh does
+  node.loading = true;
+  try {
+    let after = node.lastIndex;
+    while (after < upTo) {
+      const page = await api('GET', `/nodes/${node.id}/messages?after=${after}&limit=500`);
+      for (const message of page.messages) deliver(node, message, false);
+      if (page.messages.length === 0) break;
+      after = page.messages[page.messages.length - 1].index;
+    }
+  } finally {
+    node.loading = false;
+    const waiting = node.waitingLive.sort((a, b) => a.index - b.index);
+    node.waitingLive = [];
+    for (const message of waiting) deliver(node, message, true);
+  }
+}
+
+function onLive(node, message) {
+  if (node.loading) {
+    node.waitingLive.push(message);
+  } else if (message.index > node.lastIndex + 1) {
+    // A gap: announcements lost on the way (the gateway reconnecting to a restarted node,
+    // say). The node's log has them: fetch the gap first, this message waits for it.
+    node.waitingLive.push(message);
+    loadHistory(node, message.index - 1).catch(report);
+  } else {
+    deliver(node, message, true);
+  }
+}
+
+export function createPanel(id) {
+  const panel = $('#panel-template').content.firstElementChild.cloneNode(true);
+  $('.node-name', panel).textContent = id;
+  $('.shiviz', panel).href = `/nodes/${id}/log?format=shiviz&limit=all`;
+  $('.shiviz', panel).download = `${id}.shiviz.log`;
+  const node = {
+    id,
+    panel,
+    lastIndex: 0,
+    held: new Map(),
+    up: true,
+    partitioned: false,
+    loading: false,
+    waitingLive: [],
+  };
+  $('.composer', panel).addEventListener('submit', (event) => {
+    event.preventDefault();
+    const input = $('input', panel);
+    const text = input.value;
+    if (!text.trim()) return;
+    node.socket.emit('send', { text }, (reply) => {
+      if (reply && reply.error) {
+        input.setCustomValidity(reply.error.message);
+        input.reportValidity();
+        setTimeout(() => input.setCustomValidity(''), 3000);
+      } else input.value = '';
+    });
+  });
+  $('.partition', panel).addEventListener('click', () =>
+    partition(id, !node.partitioned).catch(report),
+  );
+  const socket = io(`/nodes/${id}`, { transports: ['websocket'] });
+  node.socket = socket;
+  socket.on('hello', async (hello) => {
+    setUp(node, hello.up);
+    if (hello.clock) renderClock(node, hello.clock);
+    for (const held of hello.buffered || []) node.held.set(held.message.id, held);
+    renderHeld(node);
+    if (hello.lastIndex) await loadHistory(node, hello.lastIndex).catch(report);
+  });
+  socket.on('delivered', (message) => onLive(node, message));
+  socket.on('buffered', (held) => {
+    node.held.set(held.message.id, held);
+    const t = Date.now();
+    state.trace.push({ kind: 'hold', node: id, id: held.message.id, t });
+    if (state.holds.size < 10_000) state.holds.set(`${id}/${held.message.id}`, t);
+    renderHeld(node);
+  });
+  socket.on('clock', (event) => renderClock(node, event.clock));
+  socket.on('connect_error', (error) => report(error));
+  state.nodes.set(id, node);
+  $('#panels').append(panel);
+}
+
+export function setUp(node, up) {
+  node.up = up;
+  node.panel.classList.toggle('down', !up);
+  $('.status', node.panel).textContent = up ? (node.partitioned ? 'partitioned' : 'up') : 'down';
+}
+
+export async function refreshStates() {
+  for (const node of state.nodes.values()) {
+    try {
+      const s = await api('GET', `/nodes/${node.id}/state`);
+      const c = s.counters;
+      $('.counters', node.panel).textContent =
+        `delivered ${c.delivered} · held back ${s.buffered.length} · duplicates dropped ${c.duplicatesDropped} · retransmissions ${c.retransmissions}`;
+      renderClock(node, s.clock);
+      // A snapshot older than what the live events have shown would bring back a message
+      // they have since delivered as "held back".
+      if (s.lastIndex >= node.lastIndex) {
+        node.held = new Map(s.buffered.map((h) => [h.message.id, h]));
+        renderHeld(node);
+      }
+      if (s.lastIndex > node.lastIndex) await loadHistory(node, s.lastIndex);
+      setUp(node, true);
+    } catch {
+      setUp(node, false);
+    }
+  }
+}

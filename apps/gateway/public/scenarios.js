@@ -1,0 +1,56 @@
+/* Scripted scenarios a teacher can play. */
+import { api } from './api.js';
+import { refreshLinks } from './network.js';
+import { state } from './state.js';
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const send = (id, text) =>
+  new Promise((resolve, reject) =>
+    state.nodes
+      .get(id)
+      .socket.emit('send', { text }, (reply) =>
+        reply && reply.error ? reject(new Error(reply.error.message)) : resolve(reply),
+      ),
+  );
+
+async function deliveredAt(id, messageId, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (
+      [...document.querySelectorAll(`.messages li`)].some(
+        (li) => li.dataset.id === messageId && state.nodes.get(id).panel.contains(li),
+      )
+    )
+      return;
+    await sleep(50);
+  }
+}
+
+export const SCENARIOS = {
+  async simple() {
+    const [a, b, c] = state.members;
+    const hello = await send(a, 'Hello');
+    await deliveredAt(b, hello.id);
+    const hi = await send(b, 'Hi');
+    if (!c) return;
+    await deliveredAt(c, hi.id);
+    await send(c, 'Hey both!');
+  },
+  async concurrent() {
+    const [a, b] = state.members;
+    await Promise.all([send(a, 'First'), b ? send(b, 'Also first') : null]);
+  },
+  async race() {
+    const [a, b, c] = state.members;
+    if (!c) throw new Error('this scenario needs three nodes');
+    await api('PUT', `/network/links/${a}/${c}`, { delayMs: 4000, jitterMs: 0 });
+    await refreshLinks();
+    const question = await send(a, 'Who wants lunch?');
+    await deliveredAt(b, question.id);
+    await send(b, 'Me! (a reply that reaches ' + c + ' before its cause)');
+    await sleep(6000);
+    await api('PUT', `/network/links/${a}/${c}`, { delayMs: 30, jitterMs: 120 });
+    await refreshLinks();
+  },
+};
