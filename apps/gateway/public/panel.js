@@ -6,10 +6,18 @@ import { partition } from './network.js';
 import { state } from './state.js';
 import { report } from './verdict.js';
 
+/**
+ * Messages a panel keeps in the page while it follows the newest: a panel's work must not
+ * grow with the history. Scrolling to its top loads PAGE_BACK older ones at a time.
+ */
+const PANEL_WINDOW = 200;
+const PAGE_BACK = 100;
+
 function messageItem(message) {
   const li = el('li');
   li.tabIndex = 0;
   li.dataset.id = message.id;
+  li.dataset.index = String(message.index);
   li.dataset.clock = JSON.stringify(message.clock);
   const meta = el('div', 'meta');
   meta.append(
@@ -72,14 +80,16 @@ function renderClock(node, clock) {
 function deliver(node, message, live) {
   if (message.index <= node.lastIndex) return;
   node.lastIndex = message.index;
-  node.held.delete(message.id);
   const li = messageItem(message);
   if (live) li.classList.add('fresh');
   if (state.selected) li.classList.add(relation(message.clock, state.selected.clock));
   const list = $('.messages', node.panel);
   list.append(li);
-  list.scrollTop = list.scrollHeight;
-  renderHeld(node);
+  if (node.following) {
+    while (list.childElementCount > PANEL_WINDOW) list.firstElementChild.remove();
+    followNewest(node, list);
+  }
+  if (node.held.delete(message.id)) renderHeld(node);
   if (live) {
     const now = Date.now();
     if (message.sender === node.id)
@@ -94,6 +104,43 @@ function deliver(node, message, live) {
   }
 }
 
+/** Scrolls to the newest once per frame, however many messages arrived in it (no layout per message). */
+function followNewest(node, list) {
+  if (node.scrollPending) return;
+  node.scrollPending = true;
+  window.requestAnimationFrame(() => {
+    node.scrollPending = false;
+    if (node.following) list.scrollTop = list.scrollHeight;
+  });
+}
+
+/** The PAGE_BACK messages before the oldest one shown, put above it where the reader is. */
+async function loadOlder(node) {
+  const list = $('.messages', node.panel);
+  const oldest = Number(list.firstElementChild?.dataset.index ?? 0);
+  if (node.loadingOlder || oldest <= 1) return;
+  node.loadingOlder = true;
+  try {
+    const after = Math.max(0, oldest - 1 - PAGE_BACK);
+    const page = await api(
+      'GET',
+      `/nodes/${node.id}/messages?after=${after}&limit=${oldest - 1 - after}`,
+    );
+    const height = list.scrollHeight;
+    const items = page.messages
+      .filter((message) => message.index < oldest)
+      .map((message) => {
+        const li = messageItem(message);
+        if (state.selected) li.classList.add(relation(message.clock, state.selected.clock));
+        return li;
+      });
+    list.prepend(...items);
+    list.scrollTop += list.scrollHeight - height;
+  } finally {
+    node.loadingOlder = false;
+  }
+}
+
 // Live events that arrive while history is loading wait for it: delivered first, a later
 // message would move node.lastIndex past the history still on its way, which deliver()
 // would then drop as already shown.
@@ -102,6 +149,12 @@ async function loadHistory(node, upTo) {
   node.loading = true;
   try {
     let after = node.lastIndex;
+    if (upTo - after > PANEL_WINDOW && node.following) {
+      // Far behind (a page opened on a long history): the newest window; older on scroll.
+      $('.messages', node.panel).replaceChildren();
+      after = upTo - PANEL_WINDOW;
+      node.lastIndex = after;
+    }
     while (after < upTo) {
       const page = await api('GET', `/nodes/${node.id}/messages?after=${after}&limit=500`);
       for (const message of page.messages) deliver(node, message, false);
@@ -143,7 +196,16 @@ export function createPanel(id) {
     partitioned: false,
     loading: false,
     waitingLive: [],
+    /** At the newest message: new ones scroll into view, and the window is kept. */
+    following: true,
+    scrollPending: false,
+    loadingOlder: false,
   };
+  const list = $('.messages', panel);
+  list.addEventListener('scroll', () => {
+    node.following = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    if (list.scrollTop < 40) loadOlder(node).catch(report);
+  });
   $('.composer', panel).addEventListener('submit', (event) => {
     event.preventDefault();
     const input = $('input', panel);
