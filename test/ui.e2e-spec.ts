@@ -259,4 +259,48 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
     await page.screenshot({ path: join(ARTIFACTS, '5-phone.png'), fullPage: true });
     expect(consoleErrors).toEqual([]);
   });
+
+  it('keeps a window of the newest messages on a long history, answers at once, and pages back on scroll', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    for (let batch = 0; batch < 12; batch++)
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          cluster.send(['n0', 'n1', 'n2'][i % 3], `long history ${batch * 50 + i}`),
+        ),
+      );
+    await cluster.converge(600);
+    const states = await Promise.all(['n0', 'n1', 'n2'].map((id) => cluster.state(id)));
+    const newest = Math.min(...states.map((s) => s.lastIndex));
+    await page.reload();
+    await page.waitForFunction(
+      (index) =>
+        Array.from(document.querySelectorAll('.panel')).every((panel) =>
+          Array.from(panel.querySelectorAll('.messages li')).some(
+            (li) => Number((li as HTMLElement).dataset.index) >= index,
+          ),
+        ),
+      newest,
+    );
+    const started = Date.now();
+    await page.evaluate(() => 1);
+    expect(Date.now() - started).toBeLessThan(200);
+    const shown = await messagesIn('n0').count();
+    expect(shown).toBeLessThanOrEqual(200);
+    expect(newest).toBeGreaterThan(600);
+    // Scrolled to its top, the panel loads the 100 messages before its oldest, in place.
+    const oldest = Number(await messagesIn('n0').first().getAttribute('data-index'));
+    await panel('n0')
+      .locator('.messages')
+      .evaluate((list) => (list.scrollTop = 0));
+    await page.waitForFunction(
+      (before) =>
+        Number(
+          (document.querySelector('.panel .messages li') as HTMLElement | null)?.dataset.index,
+        ) < before,
+      oldest,
+    );
+    expect(Number(await messagesIn('n0').first().getAttribute('data-index'))).toBe(oldest - 100);
+    expect(await messagesIn('n0').count()).toBe(shown + 100);
+    expect(consoleErrors).toEqual([]);
+  });
 });
