@@ -8,6 +8,12 @@ import { SocketWriter } from '@app/zmq-transport';
 
 export const ROOT = resolve(__dirname, '..', '..');
 
+/** The value after `--name` on the command line, if any. */
+export const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+
 /** Starts a TypeScript script as its own process and resolves with its first stdout line. */
 export async function startScript(
   script: string,

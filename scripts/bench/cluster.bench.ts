@@ -22,6 +22,7 @@ import {
   Requests,
 } from '@app/contracts';
 import {
+  arg,
   benchKeys,
   cpuMs,
   fmt,
@@ -35,10 +36,7 @@ import {
   watchPeakRss,
 } from './bench-util';
 
-const arg = (name: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : undefined;
-};
+const numberArg = (name: string) => (arg(name) === undefined ? undefined : Number(arg(name)));
 const NODES = 3;
 const THROUGHPUT_MESSAGES = 30_000;
 const WARMUP_MESSAGES = 6_000;
@@ -47,7 +45,8 @@ const WARMUP_MESSAGES = 6_000;
  * over this sweep (both are printed): deeper pipelines fill bigger group commits, as the
  * raw fan-out it is compared with is never throttled at all. `--in-flight N` runs only N.
  */
-const IN_FLIGHT_SWEEP = arg('in-flight') !== undefined ? [arg('in-flight')!] : [64, 256];
+const IN_FLIGHT_SWEEP =
+  numberArg('in-flight') !== undefined ? [numberArg('in-flight')!] : [64, 256];
 const LATENCY_RATE = 2_000;
 const LATENCY_SECONDS = 10;
 /** Paced seconds before the measured window, reported apart (see latency()). */
@@ -378,7 +377,7 @@ async function main(): Promise<void> {
     SETTLE_SECONDS,
   );
   let soak: { seconds: number; rssStartMB: number[]; rssEndMB: number[] } | undefined;
-  const soakSeconds = arg('soak');
+  const soakSeconds = numberArg('soak');
   if (soakSeconds) {
     const rssStartMB = cluster.children.map((c) => Math.round(rssMB(c.pid!)));
     await latency(cluster, 500, soakSeconds);

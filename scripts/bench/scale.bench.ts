@@ -23,6 +23,7 @@ import { VectorClock } from '@app/causal';
 import { HistoryPage, localMembers, NodeState, Requests } from '@app/contracts';
 import { LogWrite, MessageLog } from '../../apps/chat-node/src/storage/message-log';
 import {
+  arg,
   benchKeys,
   cpuMs,
   fmt,
@@ -35,10 +36,6 @@ import {
   watchPeakRss,
 } from './bench-util';
 
-const arg = (name: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-};
 const SIZES = (arg('sizes') ?? '10000,100000,1000000').split(',').map(Number);
 const CATCH_UP = Number(arg('catch-up') ?? 100_000);
 const NODE_COUNTS = (arg('nodes') ?? '3,5,8,12').split(',').filter(Boolean).map(Number);

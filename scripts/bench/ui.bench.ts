@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { localMembers } from '@app/contracts';
 import {
+  arg,
   benchKeys,
   fmt,
   LeanRequester,
@@ -21,10 +22,6 @@ import {
   stop,
 } from './bench-util';
 
-const arg = (name: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-};
 /** A multiple of three: each node originates a third. */
 const MESSAGES = Math.round(Number(arg('messages') ?? 20_001) / 3) * 3;
 const IDLE_MS = 5_000;

@@ -25,6 +25,16 @@ import { Repair } from './repair';
 import { Replica } from './replica';
 import { RpcErrorFilter } from './rpc-error.filter';
 
+/** `{after, limit}` of a paged request: a cursor from 0 and a page size from 1 to `max`. */
+function pageOf(body: unknown, fallback: number, max: number): { after: number; limit: number } {
+  const { after = 0, limit = fallback } = (body ?? {}) as { after?: unknown; limit?: unknown };
+  if (!Number.isSafeInteger(after) || (after as number) < 0)
+    throw new InvalidReplicaMessageError('after', 'must be a non-negative integer');
+  if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > max)
+    throw new InvalidReplicaMessageError('limit', `must be an integer from 1 to ${max}`);
+  return { after: after as number, limit: limit as number };
+}
+
 /** What a node answers and listens to. Every input is validated here, at the edge. */
 @Controller()
 @UseFilters(RpcErrorFilter)
@@ -54,23 +64,10 @@ export class ReplicaController {
 
   @MessagePattern(Requests.history)
   history(@Payload() body: unknown): HistoryPage {
-    const { after = 0, limit = 100 } = (body ?? {}) as { after?: unknown; limit?: unknown };
-    if (!Number.isSafeInteger(after) || (after as number) < 0) {
-      throw new InvalidReplicaMessageError('after', 'must be a non-negative integer');
-    }
-    if (
-      !Number.isSafeInteger(limit) ||
-      (limit as number) < 1 ||
-      (limit as number) > Limits.historyPageMax
-    ) {
-      throw new InvalidReplicaMessageError(
-        'limit',
-        `must be an integer from 1 to ${Limits.historyPageMax}`,
-      );
-    }
+    const { after, limit } = pageOf(body, 100, Limits.historyPageMax);
     return {
       nodeId: this.config.nodeId,
-      messages: this.replica.history(after as number, limit as number),
+      messages: this.replica.history(after, limit),
       lastIndex: this.replica.announcedIndex,
     };
   }
@@ -103,22 +100,8 @@ export class ReplicaController {
   /** One page of the event log; the gateway streams a whole log page by page. */
   @MessagePattern(Requests.log)
   log(@Payload() body: unknown): LogPage {
-    const { after = 0, limit = Limits.logPageMaxEvents } = (body ?? {}) as {
-      after?: unknown;
-      limit?: unknown;
-    };
-    if (!Number.isSafeInteger(after) || (after as number) < 0)
-      throw new InvalidReplicaMessageError('after', 'must be a non-negative integer');
-    if (
-      !Number.isSafeInteger(limit) ||
-      (limit as number) < 1 ||
-      (limit as number) > Limits.logPageMaxEvents
-    )
-      throw new InvalidReplicaMessageError(
-        'limit',
-        `must be an integer from 1 to ${Limits.logPageMaxEvents}`,
-      );
-    const page = this.replica.tracePage(after as number, limit as number);
+    const { after, limit } = pageOf(body, Limits.logPageMaxEvents, Limits.logPageMaxEvents);
+    const page = this.replica.tracePage(after, limit);
     return {
       nodeId: this.config.nodeId,
       format: 'shiviz',
