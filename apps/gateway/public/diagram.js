@@ -122,7 +122,11 @@ async function loadRun() {
   for (const id of state.members) {
     const known = state.run.deliveries.get(id) ?? [];
     state.run.deliveries.set(id, known);
-    let after = known.length ? known[known.length - 1].index : 0;
+    // Only the newest RUN_MAX_MESSAGES deliveries of a node are drawn, so only they are
+    // fetched and kept: a long run costs the page no more than a short one.
+    let after = known.length
+      ? known[known.length - 1].index
+      : Math.max(0, (state.nodes.get(id)?.lastIndex ?? 0) - RUN_MAX_MESSAGES);
     for (;;) {
       let page;
       try {
@@ -138,6 +142,7 @@ async function loadRun() {
           sentAt: m.sentAt,
           deliveredAt: m.deliveredAt,
         });
+      if (known.length > RUN_MAX_MESSAGES) known.splice(0, known.length - RUN_MAX_MESSAGES);
       if (page.messages.length < 1000) break;
       after = page.messages[page.messages.length - 1].index;
     }
@@ -194,8 +199,10 @@ function drawRun() {
       step < 1000 ? `+${(t / 1000).toFixed(2)} s` : `+${Math.round(t / 1000)} s`,
     ]);
   renderDiagram(events, from - span * 0.01, to + span * 0.01, width, ticks);
+  // Every message is delivered at every node: the most a node has delivered is the run's size.
+  const total = Math.max(all.length, ...[...state.nodes.values()].map((node) => node.lastIndex));
   note.textContent =
-    `${all.length > shown.size ? `The last ${shown.size} of ${all.length}` : `All ${all.length}`} ` +
+    `${total > shown.size ? `The last ${shown.size} of ${total}` : `All ${total}`} ` +
     `messages, from ${new Date(from).toLocaleTimeString()} to ${new Date(to).toLocaleTimeString()} ` +
     `(times as the nodes logged them; held-back bars where this page saw them).`;
 }
