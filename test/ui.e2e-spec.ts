@@ -80,6 +80,17 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
     await panel(id).locator('input[name=text]').press('Enter');
   };
   const messagesIn = (id: string) => panel(id).locator('.messages li');
+  /** Waits until every panel shows a delivery at `index` or later. */
+  const panelsReach = (index: number) =>
+    page.waitForFunction(
+      (at) =>
+        Array.from(document.querySelectorAll('.panel')).every((panel) =>
+          Array.from(panel.querySelectorAll('.messages li')).some(
+            (li) => Number((li as HTMLElement).dataset.index) >= at,
+          ),
+        ),
+      index,
+    );
 
   it('shows a message sent from two panels in all three, with correct clocks', async () => {
     await expect(page.locator('.panel')).resolves;
@@ -272,15 +283,7 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
     const states = await Promise.all(['n0', 'n1', 'n2'].map((id) => cluster.state(id)));
     const newest = Math.min(...states.map((s) => s.lastIndex));
     await page.reload();
-    await page.waitForFunction(
-      (index) =>
-        Array.from(document.querySelectorAll('.panel')).every((panel) =>
-          Array.from(panel.querySelectorAll('.messages li')).some(
-            (li) => Number((li as HTMLElement).dataset.index) >= index,
-          ),
-        ),
-      newest,
-    );
+    await panelsReach(newest);
     const started = Date.now();
     await page.evaluate(() => 1);
     expect(Date.now() - started).toBeLessThan(200);
@@ -310,15 +313,7 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
         ),
       );
     const total = (await cluster.converge(newest + 2100)).get('n0')!.length;
-    await page.waitForFunction(
-      (index) =>
-        Array.from(document.querySelectorAll('.panel')).every((panel) =>
-          Array.from(panel.querySelectorAll('.messages li')).some(
-            (li) => Number((li as HTMLElement).dataset.index) >= index,
-          ),
-        ),
-      total,
-    );
+    await panelsReach(total);
     const runFetches: number[] = [];
     const onRequest = (req: { url(): string }) => {
       const after = /\/nodes\/n0\/messages\?after=(\d+)&limit=1000/.exec(req.url());
