@@ -287,6 +287,32 @@ describe('gateway (gateway + three node processes on loopback)', () => {
     expect(missing.headers['x-content-type-options']).toBe('nosniff');
   });
 
+  it('checks logs longer than one history page, streaming them page by page', async () => {
+    // 1,000 messages a page: 1,200 more make every log span two pages at least.
+    for (let batch = 0; batch < 12; batch++)
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) => cluster.send(['n0', 'n1', 'n2'][i % 3], `bulk ${i}`)),
+      );
+    const lastIndexes = async () =>
+      Promise.all(['n0', 'n1', 'n2'].map(async (id) => (await cluster.state(id)).lastIndex));
+    // Each node's own clock entry counts what it originated: together, every message sent.
+    let total = 0;
+    for (const id of ['n0', 'n1', 'n2']) total += (await cluster.state(id)).clock[id];
+    expect(total).toBeGreaterThan(1200);
+    await cluster.waitUntil(
+      async () => (await lastIndexes()).every((index) => index === total),
+      20_000,
+      'every node to deliver the bulk messages',
+    );
+    const consistency = await request(url).get('/cluster/consistency').expect(200);
+    expect(consistency.body).toMatchObject({
+      ok: true,
+      violations: [],
+      unreachable: [],
+      counts: { n0: total, n1: total, n2: total },
+    });
+  });
+
   it('reports a killed node down and answers 503 for it quickly while the others keep working', async () => {
     await cluster.kill('n2');
     // The claim is about a node the gateway knows is down; until its socket has seen the

@@ -31,6 +31,7 @@ import {
   originateAll,
   percentile,
   rssMB,
+  spawnGateway,
   spawnNode,
   stop,
   watchPeakRss,
@@ -46,9 +47,12 @@ const progress = (text: string) => process.stderr.write(`[bench:scale] ${text}\n
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const IDS = ['n0', 'n1', 'n2'];
 
-/** Writes `count` deliveries into n0's data file, round-robin from three senders, causally ordered. */
-function buildLog(dataDir: string, count: number): number {
-  const log = new MessageLog(dataDir, 'n0', 'normal');
+/**
+ * Writes `count` deliveries into `node`'s data file, round-robin from three senders, causally
+ * ordered. Every node gets the same sequence, so the three logs agree as a real cluster's would.
+ */
+function buildLog(dataDir: string, node: string, count: number): number {
+  const log = new MessageLog(dataDir, node, 'normal');
   const seqs: Record<string, number> = { n0: 0, n1: 0, n2: 0 };
   const sentAt = new Date().toISOString();
   for (let index = 1; index <= count;) {
@@ -71,13 +75,13 @@ function buildLog(dataDir: string, count: number): number {
             trace: { [sender]: seq },
           },
         },
-        events: [{ clock: { n0: index }, kind: 'deliver', detail: `${sender}:${seq}` }],
+        events: [{ clock: { [node]: index }, kind: 'deliver', detail: `${sender}:${seq}` }],
       });
     }
     log.write(writes);
   }
   log.close();
-  return statSync(join(dataDir, 'n0.sqlite')).size;
+  return statSync(join(dataDir, `${node}.sqlite`)).size;
 }
 
 async function until(what: string, ms: number, condition: () => Promise<boolean>): Promise<void> {
@@ -94,16 +98,22 @@ interface SizeFigures {
   rssMB: number;
   historyP99ms: { start: number; middle: number; end: number };
   fileMB: number;
+  /** GET /cluster/consistency over three nodes with `size` messages each. */
+  consistencyMs: number;
+  consistencyGatewayRssMB: number;
 }
 
 async function historySize(size: number): Promise<SizeFigures> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-scale-'));
-  progress(`writing ${fmt(size)} messages into a data file`);
-  const bytes = buildLog(dataDir, size);
+  progress(`writing ${fmt(size)} messages into three data files`);
+  const bytes = buildLog(dataDir, 'n0', size);
+  buildLog(dataDir, 'n1', size);
+  buildLog(dataDir, 'n2', size);
   const base = 31_000 + Math.floor(Math.random() * 500) * 10;
   const keys = benchKeys(dataDir, IDS);
   const started = performance.now();
-  const node = spawnNode('n0', localMembers(3, base), dataDir, 'inherit-errors', keys.dir);
+  const members = localMembers(3, base);
+  const node = spawnNode('n0', members, dataDir, 'inherit-errors', keys.dir);
   const client = new LeanRequester(`tcp://127.0.0.1:${base}`, keys.toNode('n0'));
   await client.request<NodeState>(Requests.state, {});
   const startupMs = performance.now() - started;
@@ -128,9 +138,43 @@ async function historySize(size: number): Promise<SizeFigures> {
     end: await page(size - 100),
   };
   await client.close();
-  await stop(node);
+
+  // The whole-cluster check reads every node's whole log: the one path here that must grow.
+  const others = ['n1', 'n2'].map((id) =>
+    spawnNode(id, members, dataDir, 'inherit-errors', keys.dir),
+  );
+  const port = 36_000 + Math.floor(Math.random() * 1000);
+  const gateway = spawnGateway(members, port, keys.dir);
+  const url = `http://127.0.0.1:${port}`;
+  await until('the gateway to see three nodes up', 120_000, async () => {
+    const health = await fetch(`${url}/health`).then(
+      (r) => r.json() as Promise<{ info?: Record<string, unknown> }>,
+      () => undefined,
+    );
+    return Object.keys(health?.info ?? {}).filter((k) => /^n\d$/.test(k)).length === 3;
+  });
+  const peak = watchPeakRss([gateway.pid!], 100);
+  const checkStarted = performance.now();
+  const report = (await (await fetch(`${url}/cluster/consistency`)).json()) as {
+    ok: boolean;
+    counts: Record<string, number>;
+    verdict: string;
+  };
+  const consistencyMs = performance.now() - checkStarted;
+  const [consistencyGatewayRssMB] = peak();
+  if (!report.ok || Object.values(report.counts).some((n) => n !== size))
+    throw new Error(`consistency over ${size} messages: ${JSON.stringify(report).slice(0, 300)}`);
+  await Promise.all([node, ...others, gateway].map(stop));
   rmSync(dataDir, { recursive: true, force: true });
-  return { size, startupMs, rssMB: rss, historyP99ms, fileMB: bytes / 2 ** 20 };
+  return {
+    size,
+    startupMs,
+    rssMB: rss,
+    historyP99ms,
+    fileMB: bytes / 2 ** 20,
+    consistencyMs,
+    consistencyGatewayRssMB,
+  };
 }
 
 interface CatchUp {
@@ -242,11 +286,11 @@ async function main(): Promise<void> {
   const label = (size: number) => (size >= 1e6 ? `${size / 1e6}M` : `${size / 1e3}k`);
   process.stdout.write('History size: one node on a data file of N messages\n');
   process.stdout.write(
-    '| messages | start-up | RSS after start | history p99 start / middle / end | file |\n|---:|---:|---:|---|---:|\n',
+    '| messages | start-up | RSS after start | history p99 start / middle / end | file | /cluster/consistency (3 logs) | gateway peak RSS in it |\n|---:|---:|---:|---|---:|---:|---:|\n',
   );
   for (const s of sizes)
     process.stdout.write(
-      `| ${fmt(s.size)} | ${fmt(s.startupMs)} ms | ${fmt(s.rssMB)} MB | ${fmt(s.historyP99ms.start, 2)} / ${fmt(s.historyP99ms.middle, 2)} / ${fmt(s.historyP99ms.end, 2)} ms | ${fmt(s.fileMB, 1)} MB (${fmt((s.fileMB * 2 ** 20) / s.size)} B/message) |\n`,
+      `| ${fmt(s.size)} | ${fmt(s.startupMs)} ms | ${fmt(s.rssMB)} MB | ${fmt(s.historyP99ms.start, 2)} / ${fmt(s.historyP99ms.middle, 2)} / ${fmt(s.historyP99ms.end, 2)} ms | ${fmt(s.fileMB, 1)} MB (${fmt((s.fileMB * 2 ** 20) / s.size)} B/message) | ${fmt(s.consistencyMs)} ms | ${fmt(s.consistencyGatewayRssMB)} MB |\n`,
     );
   if (caught)
     process.stdout.write(
@@ -269,6 +313,12 @@ async function main(): Promise<void> {
     `${JSON.stringify({
       startupMs: Object.fromEntries(sizes.map((s) => [label(s.size), Math.round(s.startupMs)])),
       rssMB: Object.fromEntries(sizes.map((s) => [label(s.size), Math.round(s.rssMB)])),
+      consistencyMs: Object.fromEntries(
+        sizes.map((s) => [label(s.size), Math.round(s.consistencyMs)]),
+      ),
+      consistencyRssMB: Object.fromEntries(
+        sizes.map((s) => [label(s.size), Math.round(s.consistencyGatewayRssMB)]),
+      ),
       historyP99ms: last && {
         start: Number(last.historyP99ms.start.toFixed(2)),
         middle: Number(last.historyP99ms.middle.toFixed(2)),
