@@ -12,9 +12,12 @@
  * cost the others in CPU per message.
  *
  * Cluster size: 3, 5, 8 and 12 nodes (`--nodes`), messages/s delivered at all of them and
- * each node's CPU per delivered message. The last line is one JSON object of the figures.
+ * each node's CPU per delivered message.
+ *
+ * The page: bench:ui at `--ui` messages (default 100,000; 0 skips it), run as a child
+ * process, its figures folded in. The last line is one JSON object of the figures.
  */
-import { ChildProcess } from 'node:child_process';
+import { ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
@@ -30,6 +33,7 @@ import {
   LeanRequester,
   originateAll,
   percentile,
+  ROOT,
   rssMB,
   spawnGateway,
   spawnNode,
@@ -40,6 +44,7 @@ import {
 const SIZES = (arg('sizes') ?? '10000,100000,1000000').split(',').map(Number);
 const CATCH_UP = Number(arg('catch-up') ?? 100_000);
 const NODE_COUNTS = (arg('nodes') ?? '3,5,8,12').split(',').filter(Boolean).map(Number);
+const UI_MESSAGES = Number(arg('ui') ?? 100_000);
 /** Messages timed per cluster size (after half as many to warm up). */
 const CLUSTER_MESSAGES = 12_000;
 const HISTORY_SAMPLES = 200;
@@ -276,12 +281,44 @@ async function clusterOf(nodes: number): Promise<BySize> {
   return { perSec: total / seconds, cpuUs };
 }
 
+interface UiFigures {
+  text: string;
+  uiReadyMs: number;
+  uiLongestIdleTaskMs: number;
+  uiSendToAllMs: number;
+}
+
+/** bench:ui in its own process (it drives Chromium), its table and figures. */
+function theUi(messages: number): UiFigures {
+  progress(`bench:ui with ${fmt(messages)} messages`);
+  const result = spawnSync(
+    process.execPath,
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      join(ROOT, 'scripts/bench/ui.bench.ts'),
+      '--messages',
+      String(messages),
+    ],
+    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 1_800_000 },
+  );
+  if (result.status !== 0) throw new Error(`bench:ui failed (${result.status}):\n${result.stdout}`);
+  const lines = result.stdout.trim().split('\n');
+  return {
+    text: lines.slice(0, -1).join('\n'),
+    ...(JSON.parse(lines[lines.length - 1]) as Omit<UiFigures, 'text'>),
+  };
+}
+
 async function main(): Promise<void> {
   const sizes: SizeFigures[] = [];
   for (const size of SIZES) sizes.push(await historySize(size));
   const caught = CATCH_UP > 0 ? await catchUp(CATCH_UP) : undefined;
   const byNodes: Record<string, BySize> = {};
   for (const nodes of NODE_COUNTS) byNodes[nodes] = await clusterOf(nodes);
+  const ui = UI_MESSAGES > 0 ? theUi(UI_MESSAGES) : undefined;
 
   const label = (size: number) => (size >= 1e6 ? `${size / 1e6}M` : `${size / 1e3}k`);
   process.stdout.write('History size: one node on a data file of N messages\n');
@@ -308,6 +345,7 @@ async function main(): Promise<void> {
     for (const [nodes, figures] of Object.entries(byNodes))
       process.stdout.write(`| ${nodes} | ${fmt(figures.perSec)} | ${fmt(figures.cpuUs)} µs |\n`);
   }
+  if (ui) process.stdout.write(`${ui.text}\n`);
   const last = sizes[sizes.length - 1];
   process.stdout.write(
     `${JSON.stringify({
@@ -336,6 +374,13 @@ async function main(): Promise<void> {
           { perSec: Math.round(f.perSec), cpuUs: Math.round(f.cpuUs) },
         ]),
       ),
+      ...(ui
+        ? {
+            uiReadyMs: ui.uiReadyMs,
+            uiLongestIdleTaskMs: ui.uiLongestIdleTaskMs,
+            uiSendToAllMs: ui.uiSendToAllMs,
+          }
+        : {}),
     })}\n`,
   );
 }
