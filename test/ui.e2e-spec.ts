@@ -330,7 +330,33 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
     expect(Number(/The last (\d+) of/.exec(note ?? '')?.[1])).toBeLessThanOrEqual(2000);
     // It read n0's newest 2,000 deliveries, not its whole log from the start.
     expect(runFetches[0]).toBe(total - 2000);
+
+    // The pager goes back to the start of the run and returns to the newest.
+    expect(await page.locator('#run-later').isDisabled()).toBe(true);
+    runFetches.length = 0;
+    page.on('request', onRequest);
+    await page.locator('#run-earlier').click();
+    await page.waitForFunction(
+      (all) =>
+        document
+          .querySelector('#diagram-note')
+          ?.textContent?.startsWith(`Messages 1–2,000 of ${all} `),
+      total,
+    );
+    page.off('request', onRequest);
+    expect(runFetches[0]).toBe(0);
+    expect(await page.locator('#run-earlier').isDisabled()).toBe(true);
+    await page.locator('#run-later').click();
+    await page.waitForFunction(
+      (all) =>
+        new RegExp(`^The last \\d+ of ${all} `).test(
+          document.querySelector('#diagram-note')?.textContent ?? '',
+        ),
+      total,
+    );
+    expect(await page.locator('.run-pager').isVisible()).toBe(true);
     await page.locator('#mode-live').click();
+    expect(await page.locator('.run-pager').isVisible()).toBe(false);
     expect(consoleErrors).toEqual([]);
   });
 });

@@ -1,8 +1,7 @@
 /* The space-time diagram: live (last 30 s) and the whole run from the logs. */
 import { api } from './api.js';
 import { $ } from './dom.js';
-
-import { RUN_MAX_MESSAGES, WINDOW_MS, state } from './state.js';
+import { RUN_MAX_MESSAGES, RUN_OVERLAP, WINDOW_MS, state } from './state.js';
 import { report } from './verdict.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -117,16 +116,27 @@ export function drawLive() {
   renderDiagram(state.trace, now - WINDOW_MS, now, svg.clientWidth || 800, ticks);
 }
 
-/** Fetches what each node delivered since the last call (all of it the first time). */
+/**
+ * Fills `state.run.deliveries` with each node's window: following the newest, what was
+ * delivered since the last call (the newest RUN_MAX_MESSAGES the first time); an earlier
+ * window, its RUN_MAX_MESSAGES deliveries up to its end, once.
+ */
 async function loadRun() {
+  const { end } = state.run;
+  if (state.run.loaded !== end) {
+    state.run.deliveries.clear();
+    state.run.loaded = end;
+  }
   for (const id of state.members) {
-    const known = state.run.deliveries.get(id) ?? [];
-    state.run.deliveries.set(id, known);
-    // Only the newest RUN_MAX_MESSAGES deliveries of a node are drawn, so only they are
-    // fetched and kept: a long run costs the page no more than a short one.
+    const fixedEnd = end?.get(id);
+    let known = state.run.deliveries.get(id);
+    if (known && fixedEnd !== undefined) continue; // an earlier window does not change
+    if (!known) state.run.deliveries.set(id, (known = []));
+    // Only a window of each node's deliveries is drawn, so only it is fetched and kept:
+    // a long run costs the page no more than a short one.
     let after = known.length
       ? known[known.length - 1].index
-      : Math.max(0, (state.nodes.get(id)?.lastIndex ?? 0) - RUN_MAX_MESSAGES);
+      : Math.max(0, (fixedEnd ?? state.nodes.get(id)?.lastIndex ?? 0) - RUN_MAX_MESSAGES);
     for (;;) {
       let page;
       try {
@@ -135,18 +145,54 @@ async function loadRun() {
         break; // a node that is down keeps what was fetched before
       }
       for (const m of page.messages)
-        known.push({
-          index: m.index,
-          id: m.id,
-          sender: m.sender,
-          sentAt: m.sentAt,
-          deliveredAt: m.deliveredAt,
-        });
+        if (fixedEnd === undefined || m.index <= fixedEnd)
+          known.push({
+            index: m.index,
+            id: m.id,
+            sender: m.sender,
+            sentAt: m.sentAt,
+            deliveredAt: m.deliveredAt,
+          });
       if (known.length > RUN_MAX_MESSAGES) known.splice(0, known.length - RUN_MAX_MESSAGES);
       if (page.messages.length < 1000) break;
       after = page.messages[page.messages.length - 1].index;
+      if (fixedEnd !== undefined && after >= fixedEnd) break;
     }
+    if (state.run.end !== end) return; // the reader paged away meanwhile: refreshRun reloads
   }
+}
+
+/** Each node's first and last delivery index in the window on screen (0, 0 when none). */
+function windowBounds() {
+  const bounds = new Map();
+  for (const id of state.members) {
+    const known = state.run.deliveries.get(id) ?? [];
+    bounds.set(id, [known[0]?.index ?? 0, known[known.length - 1]?.index ?? 0]);
+  }
+  return bounds;
+}
+
+/** Moves the whole-run view to an earlier or later window, or back to the newest. */
+export function pageRun(direction) {
+  const lastIndex = (id) => state.nodes.get(id)?.lastIndex ?? 0;
+  const bounds = windowBounds();
+  let end = null;
+  if (direction === 'earlier') {
+    end = new Map(
+      state.members.map((id) => {
+        const [first, last] = bounds.get(id);
+        const earliest = Math.min(RUN_MAX_MESSAGES, lastIndex(id));
+        return [id, first > 1 ? Math.max(earliest, first - 1 + RUN_OVERLAP) : last];
+      }),
+    );
+  } else if (direction === 'later' && state.run.end) {
+    const step = RUN_MAX_MESSAGES - RUN_OVERLAP;
+    end = new Map(state.members.map((id) => [id, (state.run.end.get(id) ?? 0) + step]));
+    if (state.members.every((id) => end.get(id) >= lastIndex(id))) end = null;
+  }
+  state.run.end = end;
+  $('#diagram-note').textContent = 'Loading…';
+  refreshRun().catch(report);
 }
 
 /** The finished run: every send and delivery the nodes logged, on the server's clocks. */
@@ -176,6 +222,7 @@ function drawRun() {
   }
   const note = $('#diagram-note');
   const svg = $('#diagram');
+  paintPager(all.length);
   if (events.length === 0) {
     note.textContent = 'Nothing was sent yet.';
     svg.style.width = '';
@@ -199,17 +246,42 @@ function drawRun() {
       step < 1000 ? `+${(t / 1000).toFixed(2)} s` : `+${Math.round(t / 1000)} s`,
     ]);
   renderDiagram(events, from - span * 0.01, to + span * 0.01, width, ticks);
-  // Every message is delivered at every node: the most a node has delivered is the run's size.
-  const total = Math.max(all.length, ...[...state.nodes.values()].map((node) => node.lastIndex));
+  const total = runSize(all.length);
+  const bounds = [...windowBounds().values()].filter(([first]) => first > 0);
+  const part = state.run.end
+    ? `Messages ${Math.min(...bounds.map(([first]) => first)).toLocaleString()}–` +
+      `${Math.max(...bounds.map(([, last]) => last)).toLocaleString()} of ${total}`
+    : total > shown.size
+      ? `The last ${shown.size} of ${total}`
+      : `All ${total}`;
   note.textContent =
-    `${total > shown.size ? `The last ${shown.size} of ${total}` : `All ${total}`} ` +
+    `${part} ` +
     `messages, from ${new Date(from).toLocaleTimeString()} to ${new Date(to).toLocaleTimeString()} ` +
     `(times as the nodes logged them; held-back bars where this page saw them).`;
 }
 
+/** Every message is delivered at every node: the most a node has delivered is the run's size. */
+function runSize(seen) {
+  return Math.max(seen, ...[...state.nodes.values()].map((node) => node.lastIndex));
+}
+
+/** The pager shows once the run is longer than one window. */
+function paintPager(seen) {
+  const pager = $('.run-pager');
+  const bounds = [...windowBounds().values()];
+  pager.hidden =
+    state.mode !== 'run' || (state.run.end === null && runSize(seen) <= RUN_MAX_MESSAGES);
+  $('#run-earlier').disabled = bounds.every(([first]) => first <= 1);
+  $('#run-later').disabled = state.run.end === null;
+  $('#run-newest').disabled = state.run.end === null;
+}
+
 export async function refreshRun() {
-  state.run.loading ??= loadRun().finally(() => (state.run.loading = null));
-  await state.run.loading;
+  // A window asked for while another was loading is loaded right after it.
+  do {
+    state.run.loading ??= loadRun().finally(() => (state.run.loading = null));
+    await state.run.loading;
+  } while (state.run.loaded !== state.run.end);
   if (state.mode === 'run') drawRun();
 }
 
@@ -219,5 +291,8 @@ export function setMode(mode) {
   $('#mode-run').setAttribute('aria-pressed', String(mode === 'run'));
   $('#diagram-note').textContent = mode === 'run' ? 'Loading the whole run…' : '';
   if (mode === 'run') refreshRun().catch(report);
-  else drawLive();
+  else {
+    $('.run-pager').hidden = true;
+    drawLive();
+  }
 }

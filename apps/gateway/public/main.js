@@ -1,6 +1,6 @@
 /* Starts the page: panels, controls, and the refresh timers. */
 import { api, askForToken } from './api.js';
-import { drawLive, refreshRun, setMode } from './diagram.js';
+import { drawLive, pageRun, refreshRun, setMode } from './diagram.js';
 import { $ } from './dom.js';
 import { healAll, refreshLinks } from './network.js';
 import { createPanel, paintSelection, refreshStates } from './panel.js';
@@ -15,6 +15,8 @@ async function main() {
   $('#window-s').textContent = String(WINDOW_MS / 1000);
   $('#mode-live').addEventListener('click', () => setMode('live'));
   $('#mode-run').addEventListener('click', () => setMode('run'));
+  for (const direction of ['earlier', 'later', 'newest'])
+    $(`#run-${direction}`).addEventListener('click', () => pageRun(direction));
   $('#heal').addEventListener('click', () => healAll().catch(report));
   $('#verdict').addEventListener('click', async () => {
     if ($('#verdict').classList.contains('locked') && (await askForToken(false))) refreshVerdict();

@@ -1,8 +1,10 @@
 /* The page state every module shares, and its constants. */
 export const WINDOW_MS = 30_000;
 
-/** The whole-run diagram draws at most this many messages (the latest), to stay fast. */
+/** The whole-run diagram draws at most this many messages per node (a window), to stay fast. */
 export const RUN_MAX_MESSAGES = 2_000;
+/** Paging the whole-run view keeps this many deliveries of the window it leaves in view. */
+export const RUN_OVERLAP = 100;
 
 export const state = {
   members: [],
@@ -12,6 +14,10 @@ export const state = {
   /** "node/id" -> when this page saw that node hold the message back (for the whole run). */
   holds: new Map(),
   mode: 'live',
-  /** The finished-run view: every node's deliveries, fetched by REST, with server times. */
-  run: { deliveries: new Map(), loading: null },
+  /**
+   * The finished-run view: each node's deliveries in a window, fetched by REST, with server
+   * times. `end` is null while the view follows the newest deliveries, else node id -> the
+   * last delivery index of the window; `loaded` says which window `deliveries` holds.
+   */
+  run: { deliveries: new Map(), loading: null, end: null, loaded: null },
 };
