@@ -118,6 +118,8 @@ export function threadCpuMs(pid: number): Record<string, number> {
 
 /** Extra node flags for the processes a bench starts, e.g. BENCH_NODE_ARGS=--cpu-prof. */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Extra node flags for the gateway only, e.g. BENCH_GATEWAY_ARGS="--cpu-prof --cpu-prof-dir=prof". */
+const GATEWAY_ARGS = (process.env.BENCH_GATEWAY_ARGS ?? '').split(' ').filter(Boolean);
 
 /** The name under which a bench's load generator holds a key (admitted like a gateway). */
 export const BENCH_KEY = 'bench';
@@ -176,7 +178,7 @@ export function spawnNode(
 export function spawnGateway(members: string, port: number, keysDir?: string): ChildProcess {
   return spawn(
     process.execPath,
-    [...NODE_ARGS, join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js')],
+    [...NODE_ARGS, ...GATEWAY_ARGS, join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js')],
     {
       env: {
         ...process.env,

@@ -41,7 +41,7 @@ import {
   watchPeakRss,
 } from './bench-util';
 
-const SIZES = (arg('sizes') ?? '10000,100000,1000000').split(',').map(Number);
+const SIZES = (arg('sizes') ?? '10000,100000,1000000').split(',').filter(Boolean).map(Number);
 const CATCH_UP = Number(arg('catch-up') ?? 100_000);
 const NODE_COUNTS = (arg('nodes') ?? '3,5,8,12').split(',').filter(Boolean).map(Number);
 const UI_MESSAGES = Number(arg('ui') ?? 100_000);
