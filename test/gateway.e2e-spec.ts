@@ -20,10 +20,15 @@ describe('gateway (gateway + three node processes on loopback)', () => {
     await cluster.stop();
   });
 
-  const connect = (id: string) =>
+  const connect = (id: string, query?: Record<string, string>) =>
     new Promise<{ socket: Socket; hello: { nodeId: string; lastIndex: number } }>(
       (resolve, reject) => {
-        const socket = io(`${url}/nodes/${id}`, { transports: ['websocket'], reconnection: false });
+        const socket = io(`${url}/nodes/${id}`, {
+          transports: ['websocket'],
+          reconnection: false,
+          forceNew: true,
+          query,
+        });
         sockets.push(socket);
         socket.once('hello', (hello) => resolve({ socket, hello }));
         socket.once('connect_error', reject);
@@ -196,8 +201,19 @@ describe('gateway (gateway + three node processes on loopback)', () => {
     const clients = await Promise.all(['n0', 'n1', 'n2'].map(connect));
     for (const { hello } of clients) expect(hello.lastIndex).toBeGreaterThanOrEqual(2);
     const received = new Map<string, ChatMessage[]>(['n0', 'n1', 'n2'].map((id) => [id, []]));
+    const batches: { nodeId: string; messages: ChatMessage[]; clock: Record<string, number> }[] =
+      [];
     clients.forEach(({ socket }, i) =>
-      socket.on('delivered', (m: ChatMessage) => received.get(`n${i}`)!.push(m)),
+      socket.on('deliveries', (batch: (typeof batches)[number]) => {
+        batches.push(batch);
+        received.get(`n${i}`)!.push(...batch.messages);
+      }),
+    );
+    // A client of the first wave's shape gets one `delivered` per message and a `clock` after.
+    const old = await connect('n1', { events: 'delivered' });
+    const oldEvents: string[] = [];
+    old.socket.onAny((event: string, payload: { index?: number }) =>
+      oldEvents.push(event === 'delivered' ? `delivered ${payload.index}` : event),
     );
     const acked: ChatMessage[] = [];
     for (let i = 0; i < 10; i++) {
@@ -213,9 +229,25 @@ describe('gateway (gateway + three node processes on loopback)', () => {
     );
     expect(invalid.error).toEqual({ statusCode: 400, message: 'text must not be empty' });
     await cluster.waitUntil(
-      () => [...received.values()].every((list) => list.length === 10),
+      () =>
+        [...received.values()].every((list) => list.length === 10) &&
+        oldEvents.filter((e) => e.startsWith('delivered')).length === 10,
       10_000,
       'every subscriber to see 10 messages',
+    );
+    // Each batch is one node's, carries that node's clock after it, and its indexes run on.
+    for (const batch of batches) {
+      expect(batch.messages.length).toBeGreaterThan(0);
+      expect(batch.clock).toEqual(expect.objectContaining({ n0: expect.any(Number) }));
+      const last = batch.messages[batch.messages.length - 1];
+      expect(batch.messages.map((m) => m.index)).toEqual(
+        batch.messages.map((_, k) => last.index! - batch.messages.length + 1 + k),
+      );
+    }
+    expect(oldEvents).not.toContain('deliveries');
+    expect(oldEvents.filter((e) => e === 'clock').length).toBeGreaterThan(0);
+    expect(oldEvents.filter((e) => e.startsWith('delivered'))).toEqual(
+      received.get('n1')!.map((m) => `delivered ${m.index}`),
     );
     // A client that joined mid-stream reads history up to hello.lastIndex, then live events: nothing missed.
     for (const [i, { hello }] of clients.entries()) {

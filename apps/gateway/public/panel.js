@@ -231,7 +231,10 @@ export function createPanel(id) {
     renderHeld(node);
     if (hello.lastIndex) await loadHistory(node, hello.lastIndex).catch(report);
   });
-  socket.on('delivered', (message) => onLive(node, message));
+  socket.on('deliveries', (batch) => {
+    for (const message of batch.messages) onLive(node, message);
+    renderClock(node, batch.clock);
+  });
   socket.on('buffered', (held) => {
     node.held.set(held.message.id, held);
     const t = Date.now();

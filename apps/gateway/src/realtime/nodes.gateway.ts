@@ -34,10 +34,18 @@ interface SendWindow {
   sends: number;
 }
 const nodeIdOf = (socket: Socket) => socket.nsp.name.slice('/nodes/'.length);
+/**
+ * The room of clients that asked for the first wave's event shape (`?events=delivered`):
+ * one `delivered` per message and a `clock` per batch, instead of one `deliveries` per batch.
+ */
+const PER_MESSAGE = 'per-message';
 
 /**
- * One Socket.IO namespace per node, `/nodes/<id>`: `hello` on connect, then `delivered`,
- * `buffered` and `clock` as they happen at that node; `send` with an acknowledgement.
+ * One Socket.IO namespace per node, `/nodes/<id>`: `hello` on connect, then `deliveries`
+ * (one per batch the node announces: `{nodeId, messages, clock}`), `buffered` and `clock`
+ * as they happen at that node; `send` with an acknowledgement. One emit per batch, not one
+ * per message plus one for its clock: at a busy node's batches of tens, a classroom's
+ * websockets get a frame per batch instead of one per message.
  */
 @WebSocketGateway({ namespace: NAMESPACE, cors: { origin: false } })
 export class NodesGateway implements OnGatewayInit, OnGatewayConnection {
@@ -67,6 +75,8 @@ export class NodesGateway implements OnGatewayInit, OnGatewayConnection {
 
   async handleConnection(socket: Socket): Promise<void> {
     const nodeId = nodeIdOf(socket);
+    const { events } = socket.handshake.query;
+    if (events === 'delivered') void socket.join(PER_MESSAGE);
     const state = await this.nodes
       .tryRequest<NodeState>(nodeId, Requests.state)
       .catch(() => undefined);
@@ -144,8 +154,15 @@ export class NodesGateway implements OnGatewayInit, OnGatewayConnection {
   delivered(event: DeliveredEvent): void {
     const room = this.room(event.nodeId);
     if (!room) return;
-    for (const message of event.messages) room.emit('delivered', message);
-    room.emit('clock', { nodeId: event.nodeId, clock: event.clock });
+    const batch = { nodeId: event.nodeId, messages: event.messages, clock: event.clock };
+    if (!room.adapter.rooms.get(PER_MESSAGE)?.size) {
+      room.emit('deliveries', batch);
+      return;
+    }
+    const old = room.to(PER_MESSAGE);
+    for (const message of event.messages) old.emit('delivered', message);
+    old.emit('clock', { nodeId: event.nodeId, clock: event.clock });
+    room.except(PER_MESSAGE).emit('deliveries', batch);
   }
 
   buffered(event: BufferedEvent): void {
