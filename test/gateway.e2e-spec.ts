@@ -198,7 +198,7 @@ describe('gateway (gateway + three node processes on loopback)', () => {
   });
 
   it("streams every delivery to Socket.IO subscribers of all three nodes, in each node's causal order", async () => {
-    const clients = await Promise.all(['n0', 'n1', 'n2'].map(connect));
+    const clients = await Promise.all(['n0', 'n1', 'n2'].map((id) => connect(id)));
     for (const { hello } of clients) expect(hello.lastIndex).toBeGreaterThanOrEqual(2);
     const received = new Map<string, ChatMessage[]>(['n0', 'n1', 'n2'].map((id) => [id, []]));
     const batches: { nodeId: string; messages: ChatMessage[]; clock: Record<string, number> }[] =

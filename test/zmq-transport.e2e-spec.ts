@@ -4,7 +4,7 @@ import { Inject, Injectable, Module } from '@nestjs/common';
 import { ClientProxy, ClientsModule } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { lastValueFrom } from 'rxjs';
-import { Dealer } from 'zeromq';
+import { Dealer, Router } from 'zeromq';
 import { ZmqClient, ZmqRequestError } from '@app/zmq-transport';
 import { call, closeAfterEach, failure, startEchoServer, waitFor } from './support/zmq';
 
@@ -106,6 +106,39 @@ describe('ZeroMQ transport (real sockets on loopback)', () => {
     );
     expect(results).toEqual(Array.from({ length: 1000 }, (_, i) => 2 * i));
     expect(client.pendingCount).toBe(0);
+  });
+
+  it('answers request() as send() does, and gathers one turn of requests into one message', async () => {
+    const { app, endpoint } = await startServer();
+    track(app);
+    const client = track(new ZmqClient({ connect: endpoint, gatherRequests: true }));
+    expect(await client.request('sum', [1, 2, 3])).toBe(6);
+    expect(await failure(client.request('square', { n: -1 }))).toEqual(['n']);
+    expect(await failure(client.request('nope', {}))).toMatch(/no matching message handler/);
+    // A bare ROUTER as the server shows how the requests arrived: one message of 50 packets.
+    const router = new Router({ linger: 0 });
+    await router.bind('tcp://127.0.0.1:*');
+    const gathered = track(new ZmqClient({ connect: router.lastEndpoint!, gatherRequests: true }));
+    const arrivals: number[] = [];
+    void (async () => {
+      for await (const [identity, ...packets] of router) {
+        arrivals.push(packets.length);
+        const replies = packets.map((p) => {
+          const { id, data } = JSON.parse(p.toString()) as { id: string; data: number[] };
+          return JSON.stringify({ id, response: data[0] + data[1], isDisposed: true });
+        });
+        await router.send([identity, ...replies]);
+      }
+    })().catch(() => undefined);
+    await gathered.request('sum', [0, 0]); // connected
+    arrivals.length = 0;
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => gathered.request<number>('sum', [i, 1])),
+    );
+    expect(results).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(arrivals).toEqual([50]);
+    await gathered.close();
+    router.close();
   });
 
   it('answers packets that arrive together with replies that leave together', async () => {

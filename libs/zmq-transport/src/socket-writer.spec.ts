@@ -41,6 +41,21 @@ describe('SocketWriter', () => {
     expect(socket.sent.map(text)).toEqual([['p1'], ['p2'], ['p3']]);
   });
 
+  it('with gather, sends what one turn of the event loop wrote as one message', async () => {
+    const socket = new SlowSocket();
+    const writer = new SocketWriter(socket, () => undefined, { envelope: 0, gather: true });
+    for (const packet of ['t1', 't2', 't3']) writer.write([packet]);
+    expect(socket.sent).toEqual([]); // nothing yet: the turn may write more
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.sent.map(text)).toEqual([['t1', 't2', 't3']]);
+    await socket.completeAll();
+    writer.write(['alone']); // a later turn's lone write still leaves, one turn later
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.sent.map(text)).toEqual([['t1', 't2', 't3'], ['alone']]);
+    await socket.completeAll();
+    await writer.flushed();
+  });
+
   it('merges what queued behind a send, per routing identity and in order', async () => {
     const socket = new SlowSocket();
     const writer = new SocketWriter(socket, () => undefined, { envelope: 1 });

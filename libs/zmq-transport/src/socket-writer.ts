@@ -10,6 +10,14 @@ export interface SocketWriterOptions {
   readonly limit?: number;
   /** Routing frames before the packet (ROUTER 1, DEALER 0): turns coalescing on. */
   readonly envelope?: number;
+  /**
+   * With coalescing on, also gather what is written during one turn of the event loop: the
+   * first write of a turn starts the send from `setImmediate` (after this poll phase's other
+   * callbacks, before the loop waits again) instead of at once. For a client whose requests
+   * come from many independent callbacks, like an HTTP edge's, this turns one send per
+   * request into one per turn. Default false.
+   */
+  readonly gather?: boolean;
 }
 
 /** The most packets one coalesced ZeroMQ message carries. */
@@ -36,6 +44,7 @@ export class SocketWriter {
   dropped = 0;
   private readonly limit: number;
   private readonly envelope?: number;
+  private readonly gather: boolean;
 
   constructor(
     private readonly socket: Sendable,
@@ -44,6 +53,7 @@ export class SocketWriter {
   ) {
     this.limit = options.limit ?? 100_000;
     this.envelope = options.envelope;
+    this.gather = options.gather === true && options.envelope !== undefined;
   }
 
   get length(): number {
@@ -57,7 +67,12 @@ export class SocketWriter {
       return false;
     }
     this.queue.push(frames);
-    if (!this.draining) void this.drain();
+    if (!this.draining) {
+      if (this.gather) {
+        this.draining = true;
+        setImmediate(() => void this.drain());
+      } else void this.drain();
+    }
     return true;
   }
 

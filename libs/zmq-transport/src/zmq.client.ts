@@ -110,6 +110,26 @@ export class ZmqClient extends ClientProxy {
     return { dealer: this.dealer, publisher: this.publisher } as T;
   }
 
+  /**
+   * `send(pattern, data)` as a promise of its last response, without the observable: what
+   * `lastValueFrom(client.send(...))` gives, for callers on a hot path. Rejects with the
+   * server's error or a {@link ZmqRequestError}.
+   */
+  async request<T>(pattern: string, data: unknown): Promise<T> {
+    if (!this.dealer) await this.connect();
+    return new Promise<T>((resolve, reject) => {
+      let last: unknown;
+      this.publish({ pattern, data }, (packet) => {
+        if (packet.err)
+          reject(packet.err); // as Nest's ClientProxy judges it
+        else {
+          if (packet.response !== undefined) last = packet.response;
+          if (packet.isDisposed) resolve(last as T);
+        }
+      });
+    });
+  }
+
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
     const pattern = this.normalizePattern(packet.pattern);
     const endpoint = this.options.connect;
@@ -193,7 +213,7 @@ export class ZmqClient extends ClientProxy {
       this.dealerWriter = new SocketWriter(
         this.dealer,
         (error, frames) => this.failSend(error, frames),
-        { envelope: 0 },
+        { envelope: 0, gather: this.options.gatherRequests === true },
       );
       this.readLoop = this.readReplies(this.dealer);
     }

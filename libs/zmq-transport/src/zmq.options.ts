@@ -59,6 +59,12 @@ export interface ZmqClientOptions extends ZmqSocketOptions {
   readonly timeoutMs?: number;
   /** How long a request waits for a connection to the server before failing (ms). Default 1,000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Requests written during one turn of the event loop leave as one ZeroMQ message (sent
+   * from `setImmediate`), not one each: for a caller whose requests come from many
+   * independent callbacks, such as an HTTP edge. Default false: a lone request is sent at once.
+   */
+  readonly gatherRequests?: boolean;
 }
 
 export const ZMQ_DEFAULTS = {

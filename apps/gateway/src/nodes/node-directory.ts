@@ -8,7 +8,6 @@ import {
   OnApplicationShutdown,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { lastValueFrom } from 'rxjs';
 import { curveClient } from '@app/contracts';
 import { ConnectionAudit, ZmqClient, ZmqRequestError } from '@app/zmq-transport';
 import { GATEWAY_CONFIG, GatewayConfig } from '../config/gateway.config';
@@ -38,6 +37,8 @@ export class NodeDirectory implements OnApplicationShutdown {
           connect: member.rpc,
           timeoutMs: config.nodeTimeoutMs,
           connectTimeoutMs: config.connectTimeoutMs,
+          // Every HTTP request is its own callback: gather a turn's requests into one send.
+          gatherRequests: true,
           curve: config.curve && curveClient(config.curve, member.id),
           audit,
         }),
@@ -61,7 +62,7 @@ export class NodeDirectory implements OnApplicationShutdown {
   async request<T>(id: string, pattern: string, data: unknown = {}): Promise<T> {
     this.assertKnown(id);
     try {
-      return await lastValueFrom(this.clients.get(id)!.send<T>(pattern, data));
+      return await this.clients.get(id)!.request<T>(pattern, data);
     } catch (error) {
       throw toHttpError(id, error);
     }
