@@ -58,6 +58,40 @@ describe('ZeroMQ transport (real sockets on loopback)', () => {
     }
   });
 
+  it('changes what a subscription receives while it runs, and says when a new topic flows', async () => {
+    const publisher = track(new ZmqClient({ publish: 'tcp://127.0.0.1:*' }));
+    await publisher.connect();
+    const endpoint = publisher.publishEndpoint!;
+    const { app, server, seen } = await startServer({ subscribe: [endpoint], topics: [] });
+    track(app);
+    const emit = (i: number) => lastValueFrom(publisher.emit('note', { i })).catch(() => undefined);
+    const numbered = () => seen.events.map((e) => (e.data as { i: number }).i);
+    for (let i = 0; i < 20; i++) {
+      await emit(-1);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(seen.events).toEqual([]); // no topics: nothing arrives
+    expect(await server.nextFrame(endpoint, 100)).toBe(false);
+
+    server.setTopics(endpoint, ['note']);
+    const flowing = server.nextFrame(endpoint, 3000);
+    const pump = setInterval(() => void emit(-1), 10);
+    expect(await flowing).toBe(true);
+    clearInterval(pump);
+    // Once a frame has arrived, everything published after it does.
+    for (let i = 0; i < 10; i++) await emit(i);
+    await waitFor(() => numbered().filter((i) => i >= 0).length === 10);
+    expect(numbered().filter((i) => i >= 0)).toEqual([...Array(10).keys()]);
+
+    server.setTopics(endpoint, []);
+    await new Promise((r) => setTimeout(r, 200));
+    const before = seen.events.length;
+    for (let i = 0; i < 10; i++) await emit(100 + i);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen.events.length).toBe(before);
+    expect(() => server.setTopics('tcp://127.0.0.1:1', [])).toThrow(/no subscription/);
+  });
+
   it('takes point-to-point events over the DEALER', async () => {
     const { app, endpoint, seen } = await startServer();
     track(app);

@@ -5,13 +5,12 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { NODE_TOPIC } from '@app/contracts';
-import { ConnectionAudit, ZmqServer } from '@app/zmq-transport';
 import { GatewayConfig } from './config/gateway.config';
 import { GatewayModule } from './gateway.module';
 import { Metrics } from './metrics/metrics';
 import { OPERATOR_SCHEME } from './operator/operator.decorator';
 import { EdgeIoAdapter } from './realtime/edge-io.adapter';
+import { NodeFeeds } from './realtime/node-feeds';
 import { securityHeaders } from './security-headers';
 
 /** The bundled UI: apps/gateway/public, found from source or from dist. */
@@ -87,20 +86,8 @@ export async function startGateway(
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   app.useStaticAssets({ root: publicDir(), prefix: '/', wildcard: false, index: ['index.html'] });
 
-  app.connectMicroservice(
-    {
-      strategy: new ZmqServer({
-        subscribe: config.members.map((m) => ({
-          endpoint: m.pub,
-          serverKey: config.curve?.publicKeys[m.id],
-        })),
-        topics: [NODE_TOPIC],
-        curve: config.curve?.self,
-        audit: app.get(ConnectionAudit),
-      }),
-    },
-    { inheritAppConfig: false },
-  );
+  // The nodes' events, subscribed per node while someone listens (see NodeFeeds).
+  app.connectMicroservice({ strategy: app.get(NodeFeeds).server }, { inheritAppConfig: false });
   await app.startAllMicroservices();
   await app.listen(config.port, config.host);
   return app;

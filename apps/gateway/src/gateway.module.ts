@@ -13,6 +13,7 @@ import { NodeDirectory } from './nodes/node-directory';
 import { NodesController } from './nodes/nodes.controller';
 import { NodeEventsController } from './realtime/node-events.controller';
 import { OperatorGuard } from './operator/operator.guard';
+import { NodeFeeds } from './realtime/node-feeds';
 import { NodesGateway } from './realtime/nodes.gateway';
 
 /** The HTTP + Socket.IO edge. Holds no causal state: every answer comes from a node. */
@@ -40,6 +41,7 @@ export class GatewayModule {
         { provide: GATEWAY_CONFIG, useValue: config },
         NodeDirectory,
         NodesGateway,
+        NodeFeeds,
         Metrics,
         { provide: ConnectionAudit, useValue: new ConnectionAudit() },
         { provide: APP_GUARD, useClass: OperatorGuard },

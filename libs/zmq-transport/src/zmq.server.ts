@@ -50,6 +50,11 @@ export class ZmqServer
   };
   private router?: Router;
   private subscribers: Subscriber[] = [];
+  /** Each subscription by its endpoint: its socket, its topics, who waits for its next frame. */
+  private readonly feeds = new Map<
+    string,
+    { subscriber: Subscriber; topics: Set<string>; waiters: (() => void)[] }
+  >();
   private writer?: SocketWriter;
   private readonly emitter = new EventEmitter();
   private readonly maxFrameBytes: number;
@@ -119,7 +124,44 @@ export class ZmqServer
     for (const topic of topics) subscriber.subscribe(topic);
     subscriber.connect(endpoint);
     this.subscribers.push(subscriber);
+    this.feeds.set(endpoint, { subscriber, topics: new Set(topics), waiters: [] });
     this.loops.push(this.readSubscription(subscriber, endpoint));
+  }
+
+  /**
+   * Changes which topics the subscription to `endpoint` receives, from now on. ZeroMQ filters
+   * at the publisher, so a topic nobody here wants costs the publisher's host nothing on the
+   * wire and this process no receive. (The change reaches the publisher asynchronously: see
+   * {@link nextFrame}.)
+   */
+  setTopics(endpoint: string, topics: readonly string[]): void {
+    const feed = this.feeds.get(endpoint);
+    if (!feed) throw new Error(`no subscription to ${endpoint}`);
+    for (const topic of feed.topics)
+      if (!topics.includes(topic)) feed.subscriber.unsubscribe(topic);
+    for (const topic of topics) if (!feed.topics.has(topic)) feed.subscriber.subscribe(topic);
+    feed.topics = new Set(topics);
+  }
+
+  /**
+   * Resolves true when the next frame arrives on the subscription to `endpoint`, false after
+   * `timeoutMs`. A frame of a topic just subscribed proves the publisher has applied the
+   * subscription: everything it publishes from then on arrives.
+   */
+  nextFrame(endpoint: string, timeoutMs: number): Promise<boolean> {
+    const feed = this.feeds.get(endpoint);
+    if (!feed) return Promise.reject(new Error(`no subscription to ${endpoint}`));
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        feed.waiters = feed.waiters.filter((w) => w !== arrived);
+        resolve(false);
+      }, timeoutMs);
+      const arrived = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      feed.waiters.push(arrived);
+    });
   }
 
   /**
@@ -208,6 +250,9 @@ export class ZmqServer
     try {
       for await (const frames of subscriber) {
         if (this.closing) continue;
+        const feed = this.feeds.get(endpoint);
+        if (feed && feed.waiters.length > 0)
+          for (const arrived of feed.waiters.splice(0)) arrived();
         if (frames.length !== 2) {
           this.drop(
             'malformed',

@@ -3,6 +3,7 @@ import {
   ConnectedSocket,
   MessageBody,
   OnGatewayConnection,
+  OnGatewayDisconnect,
   OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
@@ -23,6 +24,7 @@ import { GATEWAY_CONFIG, GatewayConfig } from '../config/gateway.config';
 import { Metrics } from '../metrics/metrics';
 import { NodeDirectory } from '../nodes/node-directory';
 import { SendMessageDto } from '../nodes/nodes.dto';
+import { NodeFeeds } from './node-feeds';
 import { HttpException } from '@nestjs/common';
 
 const NAMESPACE = /^\/nodes\/[^/]+$/;
@@ -48,13 +50,14 @@ const PER_MESSAGE = 'per-message';
  * websockets get a frame per batch instead of one per message.
  */
 @WebSocketGateway({ namespace: NAMESPACE, cors: { origin: false } })
-export class NodesGateway implements OnGatewayInit, OnGatewayConnection {
+export class NodesGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   @WebSocketServer() private parent!: Namespace;
   private readonly logger = new Logger(NodesGateway.name);
 
   constructor(
     private readonly nodes: NodeDirectory,
     private readonly metrics: Metrics,
+    private readonly feeds: NodeFeeds,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
@@ -77,6 +80,8 @@ export class NodesGateway implements OnGatewayInit, OnGatewayConnection {
     const nodeId = nodeIdOf(socket);
     const { events } = socket.handshake.query;
     if (events === 'delivered') void socket.join(PER_MESSAGE);
+    // The node's events must flow before its state is read: then nothing falls between.
+    await this.feeds.listen(nodeId);
     const state = await this.nodes
       .tryRequest<NodeState>(nodeId, Requests.state)
       .catch(() => undefined);
@@ -92,6 +97,10 @@ export class NodesGateway implements OnGatewayInit, OnGatewayConnection {
           }
         : { nodeId, up: false, clock: null, lastIndex: null, buffered: [] },
     );
+  }
+
+  handleDisconnect(socket: Socket): void {
+    this.feeds.leave(nodeIdOf(socket));
   }
 
   @SubscribeMessage('send')
