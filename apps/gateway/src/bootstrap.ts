@@ -62,9 +62,12 @@ export async function startGateway(
     .getHttpAdapter()
     .getInstance()
     .addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      const route = request.routeOptions?.url ?? 'unmatched';
-      metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-      metrics.latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+      metrics.observeRequest(
+        request.method,
+        request.routeOptions?.url ?? 'unmatched',
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
       done();
     });
 

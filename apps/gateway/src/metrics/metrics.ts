@@ -58,7 +58,29 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Label children by "method route status": prom-client would hash the labels each time. */
+  private readonly requestChildren = new Map<
+    string,
+    { count: { inc(): void }; latency: { observe(seconds: number): void } }
+  >();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Counts one answered HTTP request and its latency. */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${route} ${status}`;
+    let child = this.requestChildren.get(key);
+    if (!child) {
+      child = {
+        count: this.requests.labels(method, route, String(status)),
+        latency: this.latency.labels(method, route),
+      };
+      // Routes are the app's own (unmatched ones share one label): the map stays small.
+      if (this.requestChildren.size < 10_000) this.requestChildren.set(key, child);
+    }
+    child.count.inc();
+    child.latency.observe(seconds);
   }
 }
