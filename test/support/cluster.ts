@@ -71,7 +71,7 @@ export class TestCluster {
     this.dataDir = mkdtempSync(join(tmpdir(), 'causal-chat-'));
     if (curve) {
       this.keysDir = join(this.dataDir, 'keys');
-      ensureClusterKeys(this.keysDir, [...all, 'gateway', OPERATOR_KEY]);
+      ensureClusterKeys(this.keysDir, [...all, 'gateway', 'gateway2', OPERATOR_KEY]);
     }
     this.env = { ...(curve ? { CHAT_KEYS_DIR: this.keysDir! } : { CHAT_CURVE: 'off' }), ...env };
   }
@@ -147,7 +147,8 @@ export class TestCluster {
   }
 
   /** Starts the gateway process for this cluster; resolves with its base URL. */
-  async startGateway(extraEnv: Record<string, string> = {}): Promise<string> {
+  /** Starts a gateway process named `name` (its key pair, GATEWAY_ID): 'gateway' or 'gateway2'. */
+  async startGateway(extraEnv: Record<string, string> = {}, name = 'gateway'): Promise<string> {
     const port = await freePortBlock(1);
     const child = spawn(process.execPath, [GATEWAY_MAIN], {
       env: {
@@ -156,15 +157,16 @@ export class TestCluster {
         CHAT_MEMBERS: this.members,
         PORT: String(port),
         GATEWAY_RATE_LIMIT: '0',
+        GATEWAY_ID: name,
         ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const log: string[] = [];
-    this.logs.set('gateway', log);
+    this.logs.set(name, log);
     child.stdout!.on('data', (chunk: Buffer) => log.push(chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => log.push(chunk.toString()));
-    this.processes.set('gateway', child);
+    this.processes.set(name, child);
     const url = `http://127.0.0.1:${port}`;
     await this.waitUntil(
       async () => {
