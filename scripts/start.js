@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * npm start — a local cluster in one command: builds if needed, starts CHAT_NODES chat-node
- * processes (default 3) and the gateway on loopback with data under ./data, waits until all
- * answer, prints the URLs. Ctrl-C (or SIGTERM) stops every process; a second start resumes
+ * processes (default 3) and CHAT_GATEWAYS gateways (default 1; the first on PORT, the next
+ * on PORT+1, …) on loopback with data under ./data, waits until all answer, prints the URLs. Ctrl-C (or SIGTERM) stops every process; a second start resumes
  * with the same data.
  *
  * Once the cluster has been healthy, a process that exits on its own (a crash, kill -9, a
@@ -26,6 +26,7 @@ const root = join(__dirname, '..');
 const nodeMain = join(root, 'dist/apps/chat-node/apps/chat-node/src/main.js');
 const gatewayMain = join(root, 'dist/apps/gateway/apps/gateway/src/main.js');
 const count = Number(process.env.CHAT_NODES ?? 3);
+const gatewayCount = Number(process.env.CHAT_GATEWAYS ?? 1);
 const port = Number(process.env.PORT ?? 3000);
 const basePort = Number(process.env.CHAT_BASE_PORT ?? 7100);
 const dataDir = process.env.DATA_DIR ?? join(root, 'data');
@@ -40,6 +41,13 @@ function fail(message) {
 
 if (!Number.isInteger(count) || count < 1 || count > 16)
   fail(`CHAT_NODES must be 1..16, got "${process.env.CHAT_NODES}"`);
+if (!Number.isInteger(gatewayCount) || gatewayCount < 1 || gatewayCount > 8)
+  fail(`CHAT_GATEWAYS must be 1..8, got "${process.env.CHAT_GATEWAYS}"`);
+/** Gateway i's name (its key pair and GATEWAY_ID) and port. */
+const gateways = Array.from({ length: gatewayCount }, (_, i) => ({
+  name: i === 0 ? 'gateway' : `gateway${i + 1}`,
+  port: port + i,
+}));
 if (!existsSync(join(root, 'node_modules'))) fail('dependencies are missing: run `npm ci` first');
 
 function newestSource(dir) {
@@ -87,7 +95,7 @@ function launch(service) {
   });
   service.child = child;
   service.startedAt = Date.now();
-  const prefix = `\x1b[${service.color}m${service.name.padEnd(7)}\x1b[0m| `;
+  const prefix = `\x1b[${service.color}m${service.name.padEnd(8)}\x1b[0m| `;
   process.stdout.write(`${prefix}started (pid ${child.pid})\n`);
   for (const stream of [child.stdout, child.stderr]) {
     let rest = '';
@@ -154,7 +162,7 @@ async function waitReady(url, ms) {
 async function main() {
   buildIfNeeded();
   const ports = [
-    port,
+    ...gateways.map((g) => g.port),
     ...Array.from({ length: count }, (_, i) => [basePort + 10 * i, basePort + 10 * i + 1]).flat(),
   ];
   for (const p of ports) {
@@ -167,7 +175,7 @@ async function main() {
   if (curve) {
     // The compiled contracts library: the same code the processes load the keys with.
     const { ensureClusterKeys } = require(join(root, 'dist/apps/chat-node/libs/contracts/src'));
-    const created = ensureClusterKeys(keysDir, [...ids, 'gateway']);
+    const created = ensureClusterKeys(keysDir, [...ids, ...gateways.map((g) => g.name)]);
     if (created.length > 0)
       process.stdout.write(`made CURVE keys for ${created.join(', ')} in ${keysDir}\n`);
   }
@@ -185,22 +193,30 @@ async function main() {
       color: colors[i % colors.length],
     });
   }
-  services.push({
-    name: 'gateway',
-    script: gatewayMain,
-    env: { CHAT_MEMBERS: members, PORT: String(port), ...keysEnv },
-    color: 37,
-  });
+  for (const gateway of gateways)
+    services.push({
+      name: gateway.name,
+      script: gatewayMain,
+      env: {
+        CHAT_MEMBERS: members,
+        PORT: String(gateway.port),
+        GATEWAY_ID: gateway.name,
+        ...keysEnv,
+      },
+      color: 37,
+    });
   for (const service of services) launch(service);
-  const url = `http://127.0.0.1:${port}`;
-  if (!(await waitReady(`${url}/health`, 30_000))) {
+  const urls = gateways.map((g) => `http://127.0.0.1:${g.port}`);
+  const url = urls[0];
+  const ready = await Promise.all(urls.map((u) => waitReady(`${u}/health`, 30_000)));
+  if (!ready.every(Boolean)) {
     process.stdout.write('the cluster did not become healthy within 30 s (see the logs above)\n');
     stop(1);
     return;
   }
   healthy = true;
   process.stdout.write(
-    `\n  Causal chat is running with ${count} nodes (data in ${dataDir}; links ${curve ? 'encrypted with CURVE' : 'NOT encrypted: CHAT_CURVE=off'})\n  UI:       ${url}/\n  OpenAPI:  ${url}/docs\n  A process that exits is started again; Ctrl-C stops everything.\n\n`,
+    `\n  Causal chat is running with ${count} nodes (data in ${dataDir}; links ${curve ? 'encrypted with CURVE' : 'NOT encrypted: CHAT_CURVE=off'})\n  UI:       ${urls.map((u) => `${u}/`).join('  ')}\n  OpenAPI:  ${url}/docs\n  A process that exits is started again; Ctrl-C stops everything.\n\n`,
   );
 }
 

@@ -56,9 +56,10 @@ describe('npm start (scripts/start.js)', () => {
 
   it('starts a node killed with -9 again; it keeps what it acknowledged and catches up', async () => {
     const basePort = await freePortBlock(30);
-    const port = await freePortBlock(1);
+    const port = await freePortBlock(2);
     const supervisor = new Supervisor({
       CHAT_NODES: '3',
+      CHAT_GATEWAYS: '2',
       CHAT_BASE_PORT: String(basePort),
       PORT: String(port),
       DATA_DIR: dataDir,
@@ -82,6 +83,12 @@ describe('npm start (scripts/start.js)', () => {
       await supervisor.waitFor(/Causal chat is running with 3 nodes/);
       const acked = await send('n1', 'acknowledged before the crash');
       expect(acked.id).toBe('n1:1');
+      // CHAT_GATEWAYS=2: a second gateway on PORT+1 serves the same cluster.
+      expect(supervisor.output).toContain(`http://127.0.0.1:${port + 1}/`);
+      const second = await fetch(`http://127.0.0.1:${port + 1}/nodes/n1/messages?limit=10`);
+      expect(((await second.json()) as HistoryPage).messages.map((m) => m.text)).toContain(
+        'acknowledged before the crash',
+      );
 
       const killed = supervisor.pid('n1');
       const mark = supervisor.output.length;
