@@ -47,11 +47,6 @@ export class NodeFeeds implements OnApplicationShutdown {
       this.feeds.set(member.id, { endpoint: member.pub, listeners: 0 });
   }
 
-  /** Ids of the nodes whose events are subscribed now. */
-  get subscribed(): string[] {
-    return [...this.feeds].filter(([, feed]) => feed.ready).map(([id]) => id);
-  }
-
   /** One more client of node `id`: resolves once the node's events flow to the gateway. */
   listen(id: string): Promise<void> {
     const feed = this.feeds.get(id);
