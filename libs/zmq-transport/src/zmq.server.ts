@@ -16,6 +16,14 @@ import { ZMQ_DEFAULTS, ZmqServerOptions, ZmqSubscription } from './zmq.options';
 import { SocketWriter } from './socket-writer';
 import { ZMQ_TRANSPORT } from './zmq.tokens';
 
+/** One subscription: its socket, its topics, who waits for its next frame. */
+interface Feed {
+  readonly subscriber: Subscriber;
+  readonly endpoint: string;
+  topics: Set<string>;
+  waiters: (() => void)[];
+}
+
 /** Why an inbound frame was dropped. */
 export type DropKind = 'oversize' | 'malformed' | 'unknown-shape' | 'no-handler' | 'overloaded';
 
@@ -51,10 +59,7 @@ export class ZmqServer
   private router?: Router;
   private subscribers: Subscriber[] = [];
   /** Each subscription by its endpoint: its socket, its topics, who waits for its next frame. */
-  private readonly feeds = new Map<
-    string,
-    { subscriber: Subscriber; topics: Set<string>; waiters: (() => void)[] }
-  >();
+  private readonly feeds = new Map<string, Feed>();
   private writer?: SocketWriter;
   private readonly emitter = new EventEmitter();
   private readonly maxFrameBytes: number;
@@ -124,8 +129,9 @@ export class ZmqServer
     for (const topic of topics) subscriber.subscribe(topic);
     subscriber.connect(endpoint);
     this.subscribers.push(subscriber);
-    this.feeds.set(endpoint, { subscriber, topics: new Set(topics), waiters: [] });
-    this.loops.push(this.readSubscription(subscriber, endpoint));
+    const feed: Feed = { subscriber, endpoint, topics: new Set(topics), waiters: [] };
+    this.feeds.set(endpoint, feed);
+    this.loops.push(this.readSubscription(feed));
   }
 
   /**
@@ -245,14 +251,13 @@ export class ZmqServer
     }
   }
 
-  private async readSubscription(subscriber: Subscriber, endpoint: string): Promise<void> {
+  private async readSubscription(feed: Feed): Promise<void> {
+    const { subscriber, endpoint } = feed;
     const origin: ZmqOrigin = { kind: 'subscription', endpoint };
     try {
       for await (const frames of subscriber) {
         if (this.closing) continue;
-        const feed = this.feeds.get(endpoint);
-        if (feed && feed.waiters.length > 0)
-          for (const arrived of feed.waiters.splice(0)) arrived();
+        if (feed.waiters.length > 0) for (const arrived of feed.waiters.splice(0)) arrived();
         if (frames.length !== 2) {
           this.drop(
             'malformed',

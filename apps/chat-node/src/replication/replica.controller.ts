@@ -75,11 +75,7 @@ export class ReplicaController {
   @MessagePattern(Requests.state)
   state(@Payload() data?: unknown): NodeState {
     // `{announce: true}`: publish the clock now, so a subscriber that just joined gets a frame.
-    if (
-      typeof data === 'object' &&
-      data !== null &&
-      (data as { announce?: unknown }).announce === true
-    )
+    if ((data as { announce?: unknown } | null | undefined)?.announce === true)
       this.replica.announceClock();
     const network = this.network.counters();
     const buffer = this.replica.bufferStats();
