@@ -68,6 +68,21 @@ describe('ZeroMQ transport with CURVE (real sockets on loopback)', () => {
     expect(await call(allowed, 'sum', [4, 5])).toBe(9);
   });
 
+  it('admits a key added at run time and refuses it again once revoked, keeping the others', async () => {
+    const { endpoint, server: zmqServer } = await startCurveServer();
+    const allowed = client(endpoint, { curve: { ...alice, serverKey: server.publicKey } });
+    const late = () => client(endpoint, { curve: { ...rogue, serverKey: server.publicKey } });
+    expect(((await failure(call(late(), 'sum', [1]))) as ZmqRequestError).code).toBe('unreachable');
+
+    zmqServer.setAllowed('bob', rogue.publicKey);
+    expect(await call(late(), 'sum', [2, 3])).toBe(5);
+
+    zmqServer.setAllowed('bob', undefined);
+    expect(((await failure(call(late(), 'sum', [1]))) as ZmqRequestError).code).toBe('unreachable');
+    expect(await call(allowed, 'sum', [1, 1])).toBe(2);
+    expect(() => zmqServer.setAllowed('bob', 'not a key')).toThrow(CurveKeyError);
+  });
+
   it('publishes only to allowed subscribers, and a subscriber only hears the publisher holding its server key', async () => {
     const publisherKeys = generateCurveKeyPair();
     const publisher = track(

@@ -92,6 +92,33 @@ describe('ZeroMQ transport (real sockets on loopback)', () => {
     expect(() => server.setTopics('tcp://127.0.0.1:1', [])).toThrow(/no subscription/);
   });
 
+  it('subscribes to a publisher that appears later and drops one that left', async () => {
+    const first = track(new ZmqClient({ publish: 'tcp://127.0.0.1:*' }));
+    const later = track(new ZmqClient({ publish: 'tcp://127.0.0.1:*' }));
+    await Promise.all([first.connect(), later.connect()]);
+    const { app, server, seen } = await startServer({ subscribe: [first.publishEndpoint!] });
+    track(app);
+    server.subscribeTo(later.publishEndpoint!);
+    expect(server.isSubscribedTo(later.publishEndpoint!)).toBe(true);
+    const from = (endpoint: string) => seen.events.filter((e) => e.origin === endpoint).length;
+    const pump = setInterval(() => {
+      void lastValueFrom(later.emit('note', 'later')).catch(() => undefined);
+      void lastValueFrom(first.emit('note', 'first')).catch(() => undefined);
+    }, 10);
+    try {
+      await waitFor(() => from(later.publishEndpoint!) > 0 && from(first.publishEndpoint!) > 0);
+      expect(server.unsubscribeFrom(later.publishEndpoint!)).toBe(true);
+      expect(server.isSubscribedTo(later.publishEndpoint!)).toBe(false);
+      const heard = from(later.publishEndpoint!);
+      const firstHeard = from(first.publishEndpoint!);
+      await waitFor(() => from(first.publishEndpoint!) > firstHeard + 5);
+      expect(from(later.publishEndpoint!)).toBe(heard); // nothing more from the dropped one
+    } finally {
+      clearInterval(pump);
+    }
+    expect(server.unsubscribeFrom(later.publishEndpoint!)).toBe(false);
+  });
+
   it('takes point-to-point events over the DEALER', async () => {
     const { app, endpoint, seen } = await startServer();
     track(app);

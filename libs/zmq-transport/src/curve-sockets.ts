@@ -24,7 +24,7 @@ export interface CurveServerSocketOptions {
 export class CurveIdentity {
   readonly publicKey: string;
   readonly secretKey: string;
-  private readonly allow?: Readonly<Record<string, string>>;
+  private allow?: Readonly<Record<string, string>>;
   private domains: string[] = [];
 
   constructor(
@@ -74,6 +74,19 @@ export class CurveIdentity {
       zapDomain,
       zapEnforceDomain: true,
     };
+  }
+
+  /**
+   * Admits `name`'s key from now on (a member that joined), or no longer admits `name` when
+   * `key` is undefined (a member that left). Existing connections are not cut.
+   */
+  setAllowed(name: string, key: string | undefined): void {
+    this.assertCanServe();
+    const allow = { ...this.allow! };
+    if (key === undefined) delete allow[name];
+    else allow[name] = parseCurveKey(key, `curve.allow.${name}`);
+    this.allow = allow;
+    for (const domain of this.domains) zapHandler.update(domain, allow);
   }
 
   /** Releases the ZAP domains; after the server sockets are closed. */

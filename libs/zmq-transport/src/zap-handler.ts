@@ -8,7 +8,7 @@ const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 
 interface Policy {
   /** raw public key (hex) -> the peer's name */
-  readonly allow: ReadonlyMap<string, string>;
+  allow: ReadonlyMap<string, string>;
   readonly audit: ConnectionAudit;
 }
 
@@ -27,9 +27,7 @@ class ZapHandler {
   /** Registers an allow-list (name -> Z85 public key); resolves with the domain to set on the socket. */
   async register(allow: Readonly<Record<string, string>>, audit: ConnectionAudit): Promise<string> {
     const domain = `causal-chat.${randomUUID()}`;
-    const keys = new Map<string, string>();
-    for (const [name, key] of Object.entries(allow)) keys.set(z85Decode(key).toString('hex'), name);
-    this.policies.set(domain, { allow: keys, audit });
+    this.policies.set(domain, { allow: rawKeys(allow), audit });
     try {
       await (this.opening ??= this.open());
     } catch (error) {
@@ -38,6 +36,15 @@ class ZapHandler {
       throw error;
     }
     return domain;
+  }
+
+  /**
+   * Replaces a domain's allow-list. It applies to handshakes from now on; a connection
+   * already admitted stays up until either side closes it.
+   */
+  update(domain: string, allow: Readonly<Record<string, string>>): void {
+    const policy = this.policies.get(domain);
+    if (policy) policy.allow = rawKeys(allow);
   }
 
   unregister(domain: string): void {
@@ -94,6 +101,13 @@ class ZapHandler {
     policy.audit.admit(name, from);
     return [version, id, '200', 'OK', name, ''];
   }
+}
+
+/** name -> Z85 key as raw key (hex) -> name, what a handshake's credential is looked up by. */
+function rawKeys(allow: Readonly<Record<string, string>>): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const [name, key] of Object.entries(allow)) keys.set(z85Decode(key).toString('hex'), name);
+  return keys;
 }
 
 /** The one ZAP handler of this process's ZeroMQ context. */

@@ -105,6 +105,16 @@ export class ZmqClient extends ClientProxy {
     this._status$.next('closed');
   }
 
+  /**
+   * Admits `name`'s CURVE key on the PUB from now on, or stops admitting `name` when `key` is
+   * undefined. New handshakes only: a subscriber already admitted is not cut.
+   */
+  setAllowed(name: string, key: string | undefined): void {
+    if (!this.curve || !this.options.publish)
+      throw new Error('ZmqClient has no CURVE publisher: there is no allow-list');
+    this.curve.setAllowed(name, key);
+  }
+
   unwrap<T>(): T {
     if (!this.connecting) throw new Error('ZmqClient is not connected; call connect() first');
     return { dealer: this.dealer, publisher: this.publisher } as T;

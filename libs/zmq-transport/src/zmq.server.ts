@@ -22,6 +22,8 @@ interface Feed {
   readonly endpoint: string;
   topics: Set<string>;
   waiters: (() => void)[];
+  /** Set when the subscription was dropped (its publisher left). */
+  dropped?: boolean;
 }
 
 /** Why an inbound frame was dropped. */
@@ -132,6 +134,32 @@ export class ZmqServer
     const feed: Feed = { subscriber, endpoint, topics: new Set(topics), waiters: [] };
     this.feeds.set(endpoint, feed);
     this.loops.push(this.readSubscription(feed));
+  }
+
+  /** Drops the subscription to `endpoint` (a publisher that left for good); false if none. */
+  unsubscribeFrom(endpoint: string): boolean {
+    const feed = this.feeds.get(endpoint);
+    if (!feed) return false;
+    feed.dropped = true;
+    this.feeds.delete(endpoint);
+    this.subscribers = this.subscribers.filter((s) => s !== feed.subscriber);
+    for (const arrived of feed.waiters.splice(0)) arrived();
+    if (!feed.subscriber.closed) feed.subscriber.close();
+    return true;
+  }
+
+  /** True while there is a subscription to `endpoint`. */
+  isSubscribedTo(endpoint: string): boolean {
+    return this.feeds.has(endpoint);
+  }
+
+  /**
+   * Admits `name`'s CURVE key on the ROUTER from now on, or stops admitting `name` when `key`
+   * is undefined. New handshakes only: a connection already admitted is not cut.
+   */
+  setAllowed(name: string, key: string | undefined): void {
+    if (!this.curve) throw new Error('ZmqServer runs without CURVE: there is no allow-list');
+    this.curve.setAllowed(name, key);
   }
 
   /**
@@ -256,7 +284,7 @@ export class ZmqServer
     const origin: ZmqOrigin = { kind: 'subscription', endpoint };
     try {
       for await (const frames of subscriber) {
-        if (this.closing) continue;
+        if (this.closing || feed.dropped) continue;
         if (feed.waiters.length > 0) for (const arrived of feed.waiters.splice(0)) arrived();
         if (frames.length !== 2) {
           this.drop(
@@ -268,7 +296,7 @@ export class ZmqServer
         this.handleFrame(frames[1], origin);
       }
     } catch (error) {
-      if (!this.closing) this.fail(error);
+      if (!this.closing && !feed.dropped) this.fail(error);
     }
   }
 
