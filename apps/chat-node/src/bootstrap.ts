@@ -4,7 +4,8 @@ import { NestFactory } from '@nestjs/core';
 import { curveServer, REPLICA_TOPIC } from '@app/contracts';
 import { ConnectionAudit, ZmqServer } from '@app/zmq-transport';
 import type { NodeConfig } from './config/node.config';
-import { NodeModule } from './node.module';
+import { prepareMembership } from './membership/join';
+import { NodeHooks, NodeModule } from './node.module';
 import { MessageLog, SyncFile } from './storage/message-log';
 
 /** `fs.fsync`, except that call number `failAt` fails the way a dying disk does (EIO). */
@@ -17,33 +18,40 @@ function failingFsync(failAt: number): SyncFile {
   };
 }
 
-/** Starts one replica: its ROUTER for requests and one SUB per peer's publisher. */
+/**
+ * Starts one replica: its ROUTER for requests and one SUB per peer's publisher (PeerLinks
+ * follows the membership). A joiner gets its grant first (see prepareMembership).
+ */
 export async function startNode(
-  config: NodeConfig,
+  initial: NodeConfig,
   logger: LoggerService | LogLevel[] | false = ['log', 'warn', 'error'],
-  onStorageFailure?: (error: Error) => void,
+  hooks: Omit<NodeHooks, 'server'> = {},
 ): Promise<INestMicroservice> {
   const audit = new ConnectionAudit();
+  const log = new MessageLog(
+    initial.dataDir,
+    initial.nodeId,
+    initial.synchronous,
+    initial.failFsyncAt > 0 ? failingFsync(initial.failFsyncAt) : fsync,
+  );
+  let config: NodeConfig;
+  try {
+    config = await prepareMembership(initial, log);
+  } catch (error) {
+    log.close();
+    throw error;
+  }
   const keys = config.curve;
   // With CURVE, each subscription pins its publisher's key: a replica event's origin is the
   // peer holding that key, whoever holds the port.
   const server = new ZmqServer({
     bind: config.bindRpc,
-    subscribe: config.members
-      .filter((m) => m.id !== config.nodeId)
-      .map((m) => ({ endpoint: m.pub, serverKey: keys?.publicKeys[m.id] })),
     topics: [REPLICA_TOPIC],
     curve: keys && curveServer(keys),
     audit,
   });
-  const log = new MessageLog(
-    config.dataDir,
-    config.nodeId,
-    config.synchronous,
-    config.failFsyncAt > 0 ? failingFsync(config.failFsyncAt) : fsync,
-  );
   const app = await NestFactory.createMicroservice(
-    NodeModule.forRoot(config, log, audit, onStorageFailure),
+    NodeModule.forRoot(config, log, audit, { ...hooks, server }),
     {
       strategy: server,
       logger,

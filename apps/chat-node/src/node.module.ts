@@ -1,37 +1,35 @@
 import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { CausalModule } from '@app/causal';
-import { curveClient, curveServer } from '@app/contracts';
-import { ConnectionAudit, ZmqClient } from '@app/zmq-transport';
+import { curveServer } from '@app/contracts';
+import { ConnectionAudit, ZmqClient, ZmqServer } from '@app/zmq-transport';
 import type { NodeConfig } from './config/node.config';
 import {
   CONNECTION_AUDIT,
   NODE_CONFIG,
-  PEER_CLIENTS,
   PUBLISHER,
+  RETIRED,
   STORAGE_FAILED,
+  ZMQ_SERVER,
 } from './config/node.tokens';
+import { Membership } from './membership/membership';
+import { MembershipController } from './membership/membership.controller';
+import { PeerLinks } from './membership/peer-links';
 import { Network } from './network/network';
 import { Repair } from './replication/repair';
 import { Replica } from './replication/replica';
 import { ReplicaController } from './replication/replica.controller';
 import { MessageLog } from './storage/message-log';
 
-/** Closes this node's outbound sockets last, after the final batch went out. */
+/** Closes this node's publisher last, after the final batch went out. */
 class OutboundSockets implements OnApplicationShutdown {
-  constructor(
-    @Inject(PUBLISHER) private readonly publisher: ZmqClient,
-    @Inject(PEER_CLIENTS) private readonly peers: Map<string, ZmqClient>,
-  ) {}
+  constructor(@Inject(PUBLISHER) private readonly publisher: ZmqClient) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([
-      this.publisher.close(),
-      ...[...this.peers.values()].map((client) => client.close()),
-    ]);
+    await this.publisher.close();
   }
 }
 
-/** The node's configuration and durable log, visible to CausalModule's factory. */
+/** The node's configuration, durable log and membership, visible to CausalModule's factory. */
 @Global()
 @Module({})
 class NodeCoreModule {
@@ -41,10 +39,21 @@ class NodeCoreModule {
       providers: [
         { provide: NODE_CONFIG, useValue: config },
         { provide: MessageLog, useValue: log },
+        Membership,
       ],
-      exports: [NODE_CONFIG, MessageLog],
+      exports: [NODE_CONFIG, MessageLog, Membership],
     };
   }
+}
+
+/** What the process around a node is told, and the transport it runs on. */
+export interface NodeHooks {
+  /** The microservice transport (PeerLinks subscribes to peers on it). */
+  readonly server: ZmqServer;
+  /** Told once if a write or fsync fails (the process should exit). */
+  readonly onStorageFailure?: (error: Error) => void;
+  /** Told once this node has delivered and announced its own retirement (it should exit). */
+  readonly onRetired?: () => void;
 }
 
 /** One chat replica. */
@@ -53,32 +62,32 @@ export class NodeModule {
   /**
    * `log` is opened by the caller first, so a bad data file is reported before Nest starts.
    * `audit` records the connections of all the node's sockets (its server's too).
-   * `onStorageFailure` is told once if a write or fsync fails (the process should exit).
    */
   static forRoot(
     config: NodeConfig,
     log: MessageLog,
     audit: ConnectionAudit,
-    onStorageFailure?: (error: Error) => void,
+    hooks: NodeHooks,
   ): DynamicModule {
     return {
       module: NodeModule,
       imports: [
         NodeCoreModule.forRoot(config, log),
         CausalModule.forRootAsync({
-          inject: [NODE_CONFIG, MessageLog],
-          useFactory: (c: NodeConfig, log: MessageLog) => ({
+          inject: [NODE_CONFIG, MessageLog, Membership],
+          useFactory: (c: NodeConfig, log: MessageLog, membership: Membership) => ({
             nodeId: c.nodeId,
-            members: c.members.map((m) => m.id),
+            members: membership.ids,
             capacity: c.bufferCapacity,
             maxAhead: c.maxAhead,
             initial: log.restored.clock,
           }),
         }),
       ],
-      controllers: [ReplicaController],
+      controllers: [ReplicaController, MembershipController],
       providers: [
         { provide: CONNECTION_AUDIT, useValue: audit },
+        { provide: ZMQ_SERVER, useValue: hooks.server },
         {
           provide: PUBLISHER,
           inject: [NODE_CONFIG],
@@ -92,27 +101,13 @@ export class NodeModule {
             return publisher;
           },
         },
-        {
-          provide: PEER_CLIENTS,
-          inject: [NODE_CONFIG],
-          useFactory: (c: NodeConfig) =>
-            new Map(
-              c.members
-                .filter((m) => m.id !== c.nodeId)
-                .map((m) => [
-                  m.id,
-                  new ZmqClient({
-                    connect: m.rpc,
-                    timeoutMs: c.requestTimeoutMs,
-                    curve: c.curve && curveClient(c.curve, m.id),
-                    audit,
-                  }),
-                ]),
-            ),
-        },
-        ...(onStorageFailure ? [{ provide: STORAGE_FAILED, useValue: onStorageFailure }] : []),
+        ...(hooks.onStorageFailure
+          ? [{ provide: STORAGE_FAILED, useValue: hooks.onStorageFailure }]
+          : []),
+        ...(hooks.onRetired ? [{ provide: RETIRED, useValue: hooks.onRetired }] : []),
         OutboundSockets,
         Network,
+        PeerLinks,
         Replica,
         Repair,
       ],

@@ -136,6 +136,15 @@ export function loadClusterKeys(
   }
 }
 
+/** A Z85 public key from a variable; a bad one is a ConfigError naming it. */
+export function parseCurveKeyOrConfigError(value: string, variable: string): string {
+  try {
+    return parseCurveKey(value.trim(), variable);
+  } catch (error) {
+    return asConfigError(error);
+  }
+}
+
 /** CURVE options for a socket that connects to `server` (a DEALER or SUB). */
 export function curveClient(keys: ClusterKeys, server: string): ZmqCurveOptions {
   return { ...keys.self, serverKey: keys.publicKeys[server] };

@@ -4,3 +4,4 @@ export * from './messages';
 export * from './members';
 export * from './env';
 export * from './cluster-keys';
+export * from './membership';

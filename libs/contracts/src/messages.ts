@@ -1,4 +1,5 @@
 import type { ConnectionReport } from '@app/zmq-transport';
+import type { MemberChange, MemberRecord } from './membership';
 /** A clock on the wire and in every API: node id -> count, every member listed. */
 export type ClockJson = Record<string, number>;
 
@@ -11,6 +12,8 @@ export interface ChatMessage {
   readonly text: string;
   readonly author?: string;
   readonly sentAt: string;
+  /** Set on a membership entry ("n3 joined"): what it changes. */
+  readonly member?: MemberChange;
   readonly index?: number;
   readonly deliveredAt?: string;
 }
@@ -101,7 +104,10 @@ export interface NodeCounters {
 
 export interface NodeState {
   readonly nodeId: string;
+  /** The members that are not retired, as this node knows them. */
   readonly members: string[];
+  /** Every member this node has known, retired ones included, with address and state. */
+  readonly membership: MemberRecord[];
   readonly clock: ClockJson;
   /** As in HistoryPage: history up to it, then live `delivered` events, misses nothing. */
   readonly lastIndex: number;

@@ -8,6 +8,18 @@ export const Requests = {
   networkSet: 'network.set',
   networkReset: 'network.reset',
   fetch: 'replica.fetch',
+  /** The node's view of the membership (`MembershipView`). */
+  membership: 'membership.get',
+  /** Operator, via the gateway: admit `{id, address, publicKey?}` (the node logs the entry). */
+  admit: 'membership.admit',
+  /** Operator, via the gateway: retire `{id, force?}` once its messages are safe elsewhere. */
+  retire: 'membership.retire',
+  /** A joiner asks an admitted id's grant: `{id, address}` -> `JoinGrant`. */
+  join: 'membership.join',
+  /** A coordinator asks a retiring member to stop originating: -> `{lastSeq}`. */
+  drain: 'membership.drain',
+  /** A coordinator tells a retired member it is out: `{entry}`; it exits. */
+  leave: 'membership.leave',
 } as const;
 
 /** Events between replicas; their topic prefix is `replica.`. */
@@ -24,5 +36,7 @@ export const NodeEvents = {
   delivered: 'node.delivered',
   buffered: 'node.buffered',
   clock: 'node.clock',
+  /** The node applied a membership change: its `MembershipView`. */
+  membership: 'node.membership',
 } as const;
 export const NODE_TOPIC = 'node.';

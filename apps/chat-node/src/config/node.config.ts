@@ -5,7 +5,9 @@ import {
   envInteger,
   loadClusterKeys,
   Member,
+  memberAt,
   Limits,
+  parseCurveKeyOrConfigError,
   parseMembers,
 } from '@app/contracts';
 import type { LinkSettings } from '@app/contracts';
@@ -33,6 +35,14 @@ export interface NodeConfig {
   readonly failFsyncAt: number;
   /** CURVE keys; undefined when CHAT_CURVE=off (plaintext, said at start). */
   readonly curve?: ClusterKeys;
+  /**
+   * Set when the node joins a running cluster (`CHAT_JOIN`): the member to ask, and that
+   * member's public key (`CHAT_JOIN_KEY`) when CURVE is on. `members` is then just this node
+   * until the grant (or, after a restart, the data file) says who the members are.
+   */
+  readonly join?: { readonly address: string; readonly rpc: string; readonly publicKey?: string };
+  /** How long a retirement waits for the leaving member's messages to arrive here (ms). */
+  readonly retireWaitMs: number;
 }
 
 function rate(env: Env, name: string, fallback: number): number {
@@ -47,19 +57,59 @@ function rate(env: Env, name: string, fallback: number): number {
 
 /** Reads and validates the node's configuration once, at start-up. */
 export function loadNodeConfig(env: Env): NodeConfig {
-  const members = parseMembers(env.CHAT_MEMBERS);
+  const joining = env.CHAT_JOIN !== undefined && env.CHAT_JOIN !== '';
+  if (joining && env.CHAT_MEMBERS)
+    throw new ConfigError(
+      'CHAT_JOIN',
+      'and CHAT_MEMBERS are both set: a founding member gets CHAT_MEMBERS, a joiner CHAT_JOIN',
+    );
   const nodeId = env.CHAT_NODE_ID;
-  if (!nodeId)
-    throw new ConfigError(
-      'CHAT_NODE_ID',
-      `is required: one of ${members.map((m) => m.id).join(', ')}`,
-    );
-  const self = members.find((m) => m.id === nodeId);
-  if (!self) {
-    throw new ConfigError(
-      'CHAT_NODE_ID',
-      `"${nodeId}" is not in CHAT_MEMBERS (${members.map((m) => m.id).join(', ')})`,
-    );
+  let members: Member[];
+  let self: Member | undefined;
+  let join: NodeConfig['join'];
+  if (joining) {
+    if (!nodeId) throw new ConfigError('CHAT_NODE_ID', 'is required: the id it was admitted under');
+    if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(nodeId))
+      throw new ConfigError(
+        'CHAT_NODE_ID',
+        `"${nodeId}" must be a letter then up to 31 letters, digits, _ or -`,
+      );
+    if (!env.CHAT_NODE_ADDRESS)
+      throw new ConfigError(
+        'CHAT_NODE_ADDRESS',
+        'is required with CHAT_JOIN: host:port of this node (its ROUTER; PUB on port + 1)',
+      );
+    self = memberAt(nodeId, env.CHAT_NODE_ADDRESS, 'CHAT_NODE_ADDRESS');
+    const target = memberAt('join', env.CHAT_JOIN!, 'CHAT_JOIN');
+    join = { address: env.CHAT_JOIN!, rpc: target.rpc };
+    members = [self];
+  } else {
+    members = parseMembers(env.CHAT_MEMBERS);
+    if (!nodeId)
+      throw new ConfigError(
+        'CHAT_NODE_ID',
+        `is required: one of ${members.map((m) => m.id).join(', ')}`,
+      );
+    self = members.find((m) => m.id === nodeId);
+    if (!self) {
+      throw new ConfigError(
+        'CHAT_NODE_ID',
+        `"${nodeId}" is not in CHAT_MEMBERS (${members.map((m) => m.id).join(', ')})`,
+      );
+    }
+  }
+  const curve = loadClusterKeys(
+    env,
+    nodeId,
+    members.map((m) => m.id),
+  );
+  if (join && curve) {
+    if (!env.CHAT_JOIN_KEY)
+      throw new ConfigError(
+        'CHAT_JOIN_KEY',
+        'is required with CHAT_JOIN while CURVE is on: the public key (Z85) of the member at CHAT_JOIN',
+      );
+    join = { ...join, publicKey: parseCurveKeyOrConfigError(env.CHAT_JOIN_KEY, 'CHAT_JOIN_KEY') };
   }
   const bindHost = env.CHAT_BIND_HOST;
   const rebind = (endpoint: string) =>
@@ -94,10 +144,8 @@ export function loadNodeConfig(env: Env): NodeConfig {
     fetchPage: envInteger(env, 'CHAT_FETCH_PAGE', Limits.fetchBatchMax, 1, Limits.fetchBatchMax),
     synchronous,
     failFsyncAt: envInteger(env, 'CHAT_FAULT_FSYNC_FAIL_AT', 0, 0, 1_000_000_000),
-    curve: loadClusterKeys(
-      env,
-      nodeId,
-      members.map((m) => m.id),
-    ),
+    curve,
+    ...(join ? { join } : {}),
+    retireWaitMs: envInteger(env, 'CHAT_RETIRE_WAIT_MS', 15_000, 100, 600_000),
   };
 }

@@ -6,3 +6,7 @@ export const PUBLISHER = Symbol('PUBLISHER');
 export const CONNECTION_AUDIT = Symbol('CONNECTION_AUDIT');
 /** `(error: Error) => void`: told once when the node's storage fails (a write or fsync error). */
 export const STORAGE_FAILED = Symbol('STORAGE_FAILED');
+/** The node's ZmqServer (the microservice transport): PeerLinks subscribes to peers on it. */
+export const ZMQ_SERVER = Symbol('ZMQ_SERVER');
+/** `() => void`: told once when this node delivered its own retirement (the process exits). */
+export const RETIRED = Symbol('RETIRED');

@@ -4,21 +4,27 @@ import type { NodeConfig } from '../config/node.config';
 import { NODE_CONFIG } from '../config/node.tokens';
 import { InvalidLinkSettingsError, LinkSimulator, parseLinkSettings } from './link-simulator';
 
-/** This node's inbound links, one simulator per peer. */
+/** This node's inbound links, one simulator per peer (PeerLinks adds and removes them). */
 @Injectable()
 export class Network implements OnModuleDestroy {
   private readonly links = new Map<string, LinkSimulator>();
+  /** Links made so far: the next one's stream number. */
+  private made = 0;
 
-  constructor(@Inject(NODE_CONFIG) config: NodeConfig) {
-    config.members
-      .filter((member) => member.id !== config.nodeId)
-      .forEach((member, i) => {
-        // Each link gets its own stream derived from the node's seed: replayable, independent.
-        this.links.set(
-          member.id,
-          new LinkSimulator(member.id, config.link, (config.seed + 7919 * (i + 1)) >>> 0),
-        );
-      });
+  constructor(@Inject(NODE_CONFIG) private readonly config: NodeConfig) {}
+
+  /** The inbound link from a new peer, with the node's default settings. */
+  add(from: string): void {
+    if (this.links.has(from)) return;
+    // Each link gets its own stream derived from the node's seed: replayable, independent.
+    const seed = (this.config.seed + 7919 * ++this.made) >>> 0;
+    this.links.set(from, new LinkSimulator(from, this.config.link, seed));
+  }
+
+  /** A peer left: its link goes (what is queued on it is dropped). */
+  remove(from: string): void {
+    this.links.get(from)?.close();
+    this.links.delete(from);
   }
 
   link(from: string): LinkSimulator | undefined {

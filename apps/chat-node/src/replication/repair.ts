@@ -18,7 +18,9 @@ import {
 } from '@app/contracts';
 import { ZmqClient } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
-import { NODE_CONFIG, PEER_CLIENTS } from '../config/node.tokens';
+import { NODE_CONFIG } from '../config/node.tokens';
+import { Membership } from '../membership/membership';
+import { PeerLinks } from '../membership/peer-links';
 import { Network } from '../network/network';
 import { InvalidReplicaMessageError, parseReplicaMessage } from './replica-message.parser';
 import { Replica } from './replica';
@@ -43,6 +45,7 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(Repair.name);
   private readonly peers = new Map<string, PeerRecord>();
   private readonly memberSet: ReadonlySet<string>;
+  private readonly clients: ReadonlyMap<string, ZmqClient>;
   /** node -> the first missing seq and when it was first seen missing */
   private readonly openGaps = new Map<
     string,
@@ -53,11 +56,20 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
-    @Inject(PEER_CLIENTS) private readonly clients: Map<string, ZmqClient>,
+    links: PeerLinks,
+    private readonly membership: Membership,
     private readonly replica: Replica,
     private readonly network: Network,
   ) {
-    this.memberSet = new Set(config.members.map((m) => m.id));
+    this.clients = links.clients;
+    this.memberSet = membership.known;
+    // A retired member's clock no longer says what exists: nobody waits for it.
+    membership.onChange((record) => {
+      if (record.state === 'retired') {
+        this.peers.delete(record.id);
+        this.openGaps.delete(record.id);
+      }
+    });
   }
 
   onApplicationBootstrap(): void {
@@ -73,6 +85,7 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** A peer's heartbeat, already through the inbound link. */
   onHeartbeat(from: string, untrusted: unknown): void {
+    if (this.membership.get(from)?.state === 'retired') return;
     let clock: VectorClock;
     try {
       clock = VectorClock.parse(untrusted, this.memberSet);
@@ -106,18 +119,21 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
     );
   }
 
+  /** The last clock `peer` showed (its heartbeat), if any. */
+  peerClock(peer: string): VectorClock | undefined {
+    return this.peers.get(peer)?.clock;
+  }
+
   peerViews(): PeerView[] {
-    return this.config.members
-      .filter((m) => m.id !== this.config.nodeId)
-      .map((m) => {
-        const record = this.peers.get(m.id);
-        return {
-          id: m.id,
-          reachable: this.reachable(m.id),
-          lastHeardMsAgo: record ? Date.now() - record.lastHeard : null,
-          clock: record ? record.clock.toRecord(this.replica.members) : null,
-        };
-      });
+    return this.membership.peers().map((m) => {
+      const record = this.peers.get(m.id);
+      return {
+        id: m.id,
+        reachable: this.reachable(m.id),
+        lastHeardMsAgo: record ? Date.now() - record.lastHeard : null,
+        clock: record ? record.clock.toRecord(this.replica.members) : null,
+      };
+    });
   }
 
   /** Serves a peer's fetch from this node's log (already through the inbound link). */
@@ -147,6 +163,7 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private repairTick(): void {
+    this.replica.maybeJoin();
     const now = Date.now();
     const byNode = new Map<string, FetchRange[]>();
     for (const gap of this.replica.missing(this.horizon())) {

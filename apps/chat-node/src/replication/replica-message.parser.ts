@@ -1,5 +1,5 @@
 import { InvalidClockError, VectorClock } from '@app/causal';
-import { ClockJson, Limits } from '@app/contracts';
+import { ClockJson, ConfigError, Limits, parseMemberChange } from '@app/contracts';
 import type { StoredMessage } from '../storage/message-log';
 
 /** A message from the network that cannot be accepted; `field` says which part is wrong. */
@@ -79,6 +79,15 @@ export function parseReplicaMessage(
     throw new InvalidReplicaMessageError('sentAt', 'must be an ISO date-time');
   }
   const trace = clockField(untrusted.trace ?? {}, 'trace', members);
+  let member;
+  if (untrusted.member !== undefined) {
+    try {
+      member = parseMemberChange(untrusted.member);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      throw new InvalidReplicaMessageError('member', error.message);
+    }
+  }
   return {
     id: `${sender}:${seq}`,
     sender,
@@ -88,6 +97,7 @@ export function parseReplicaMessage(
     ...(author !== undefined ? { author } : {}),
     sentAt,
     trace: trace.toJSON() as ClockJson,
+    ...(member ? { member } : {}),
   };
 }
 

@@ -14,6 +14,7 @@ import {
 import { ConnectionAudit, ZmqContext } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
 import { CONNECTION_AUDIT, NODE_CONFIG } from '../config/node.tokens';
+import { Membership } from '../membership/membership';
 import { Network } from '../network/network';
 import { toShiVizLines } from '../trace/event-trace';
 import {
@@ -39,24 +40,28 @@ function pageOf(body: unknown, fallback: number, max: number): { after: number; 
 @Controller()
 @UseFilters(RpcErrorFilter)
 export class ReplicaController {
+  /** Every id this node has known (Membership's live set). */
   private readonly memberSet: ReadonlySet<string>;
-  /** publisher endpoint -> the member that publishes there */
-  private readonly publishers: Map<string, string>;
+  /** publisher endpoint -> the member that publishes there (Membership's live map) */
+  private readonly publishers: ReadonlyMap<string, string>;
 
   constructor(
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
     private readonly replica: Replica,
     private readonly repair: Repair,
     private readonly network: Network,
+    private readonly membership: Membership,
     @Inject(CONNECTION_AUDIT) private readonly audit: ConnectionAudit,
   ) {
-    this.memberSet = new Set(config.members.map((m) => m.id));
-    this.publishers = new Map(config.members.map((m) => [m.pub, m.id]));
+    this.memberSet = membership.known;
+    this.publishers = membership.publishers;
   }
 
   @MessagePattern(Requests.send)
   async send(@Payload() body: unknown) {
     const { text, author, replyTo } = parseSendRequest(body, this.memberSet);
+    const refusal = this.replica.notAccepting();
+    if (refusal) throw new RpcException({ code: refusal.code, message: refusal.message });
     if (replyTo)
       await this.replica.whenDelivered(replyTo.sender, replyTo.seq, this.config.requestTimeoutMs);
     return this.replica.originate(text, author);
@@ -81,7 +86,8 @@ export class ReplicaController {
     const buffer = this.replica.bufferStats();
     return {
       nodeId: this.config.nodeId,
-      members: this.replica.members,
+      members: this.membership.current().map((m) => m.id),
+      membership: this.membership.all(),
       clock: this.replica.clockJson(),
       lastIndex: this.replica.announcedIndex,
       buffered: this.replica.held(),

@@ -7,6 +7,7 @@ import { ChatMessage, DeliveredEvent, NodeEvents, ReplicaEvents } from '@app/con
 import type { ZmqClient } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
 import { MessageLog, StoredMessage } from '../storage/message-log';
+import { Membership } from '../membership/membership';
 import { Replica } from './replica';
 
 type SyncDone = (error: NodeJS.ErrnoException | null) => void;
@@ -25,11 +26,21 @@ function setup(dir: string, onStorageFailure?: (error: Error) => void) {
   } as unknown as ZmqClient;
   const config = {
     nodeId: 'n0',
-    members: [{ id: 'n0' }, { id: 'n1' }],
+    members: [
+      { id: 'n0', rpc: 'tcp://127.0.0.1:7000', pub: 'tcp://127.0.0.1:7001' },
+      { id: 'n1', rpc: 'tcp://127.0.0.1:7010', pub: 'tcp://127.0.0.1:7011' },
+    ],
     bufferCapacity: 100,
   } as unknown as NodeConfig;
   const buffer = new CausalBuffer<StoredMessage>({ capacity: 100, nodeId: 'n0' });
-  const replica = new Replica(config, buffer, log, publisher, onStorageFailure);
+  const replica = new Replica(
+    config,
+    buffer,
+    log,
+    publisher,
+    new Membership(config, log),
+    onStorageFailure,
+  );
   return { replica, log, fsyncs, emitted };
 }
 

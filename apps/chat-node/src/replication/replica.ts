@@ -13,7 +13,9 @@ import {
   ClockJson,
   DeliveredEvent,
   HeldBackView,
+  describeChange,
   Limits,
+  MemberChange,
   NodeCounters,
   NodeEvents,
   ReplicaEvents,
@@ -21,7 +23,8 @@ import {
 } from '@app/contracts';
 import { ZmqClient } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
-import { NODE_CONFIG, PUBLISHER, STORAGE_FAILED } from '../config/node.tokens';
+import { NODE_CONFIG, PUBLISHER, RETIRED, STORAGE_FAILED } from '../config/node.tokens';
+import { JOIN_GRANT_KEY, MEMBERSHIP_KEY, Membership, StoredGrant } from '../membership/membership';
 import {
   Delivery,
   LogWrite,
@@ -49,6 +52,17 @@ interface Committed {
   /** This node's clock right after the commit, announced with the batch. */
   readonly clock: ClockJson;
   failure?: Error;
+}
+
+/** This node does not take messages now (joining, leaving, retired); `code` says which. */
+export class NotAcceptingError extends Error {
+  constructor(
+    readonly code: 'JOINING' | 'LEAVING',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'NotAcceptingError';
+  }
 }
 
 /** A reply's cause has not reached this node in time. */
@@ -86,6 +100,7 @@ export class Replica implements OnModuleDestroy {
     linkDropped: 0,
     linkDuplicated: 0,
   };
+  /** Every id this node has known, in order (Membership's live list): clocks list them. */
   readonly members: string[];
   readonly startedAt = new Date().toISOString();
   private readonly logger = new Logger(Replica.name);
@@ -110,16 +125,29 @@ export class Replica implements OnModuleDestroy {
    * restart reads back what the file really holds (see `storageFailed`).
    */
   private storageFailure?: Error;
+  /** Set while this node is being retired: it originates nothing more. */
+  private draining = false;
+  /** The clock a joiner catches up to before its "joined" entry (from its grant). */
+  private readonly joinClock?: VectorClock;
+  private joinSent = false;
+  /** The index of this node's own retirement, once delivered; told when it is announced. */
+  private retiredIndex = 0;
+  private retiredTold = false;
 
   constructor(
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
     @Inject(CAUSAL_BUFFER) private readonly buffer: CausalBuffer<StoredMessage>,
     private readonly log: MessageLog,
     @Inject(PUBLISHER) private readonly publisher: ZmqClient,
+    readonly membership: Membership,
     /** Told once when storage fails; the node's process exits on it (see main.ts). */
     @Optional() @Inject(STORAGE_FAILED) private readonly storageFailed?: (error: Error) => void,
+    /** Told once when this node delivered its own retirement (see main.ts). */
+    @Optional() @Inject(RETIRED) private readonly retired?: () => void,
   ) {
-    this.members = config.members.map((m) => m.id);
+    this.members = membership.ids;
+    const grant = log.restored.meta[JOIN_GRANT_KEY];
+    if (grant) this.joinClock = VectorClock.of((JSON.parse(grant) as StoredGrant).clock);
     const restored = log.restored;
     this.lastIndex = restored.lastIndex;
     this.lastAnnounced = restored.lastIndex;
@@ -181,8 +209,76 @@ export class Replica implements OnModuleDestroy {
     }
   }
 
-  /** Creates a message at this node; resolves once it is durable. */
+  /** Why this node takes no chat message now, or undefined when it does. */
+  notAccepting(): NotAcceptingError | undefined {
+    const state = this.membership.self.state;
+    if (this.draining || state === 'retired')
+      return new NotAcceptingError(
+        'LEAVING',
+        `node ${this.nodeId} is leaving the cluster: send to another node`,
+      );
+    if (state === 'admitted') {
+      const target = this.joinClock;
+      const have = this.buffer.clock();
+      const behind = target
+        ? this.members.reduce((sum, id) => sum + Math.max(0, target.get(id) - have.get(id)), 0)
+        : 0;
+      return new NotAcceptingError(
+        'JOINING',
+        `node ${this.nodeId} is joining the cluster: ${behind} message(s) still to catch up on; it takes messages once it has joined`,
+      );
+    }
+    return undefined;
+  }
+
+  /** Creates a chat message at this node; resolves once it is durable. */
   originate(text: string, author?: string): Promise<ChatMessage> {
+    const refusal = this.notAccepting();
+    if (refusal) return Promise.reject(refusal);
+    return this.originateEntry(text, author);
+  }
+
+  /** Logs a membership change as this node's next message; resolves once it is durable. */
+  originateChange(change: MemberChange): Promise<ChatMessage> {
+    return this.originateEntry(describeChange(change), undefined, change);
+  }
+
+  /**
+   * A joiner says "joined" once it has delivered everything its grant's clock names: its
+   * first message is then causally after the whole history it caught up on.
+   */
+  maybeJoin(): void {
+    if (this.joinSent || this.membership.self.state !== 'admitted' || !this.joinClock) return;
+    if (this.closed || this.storageFailure) return;
+    const have = this.buffer.clock();
+    if (this.members.some((id) => have.get(id) < this.joinClock!.get(id))) return;
+    this.joinSent = true;
+    this.originateChange({ op: 'join', id: this.nodeId }).then(
+      () => this.logger.log(`node ${this.nodeId}: joined the cluster`),
+      (error: Error) => {
+        this.joinSent = false;
+        this.logger.warn(`node ${this.nodeId}: could not log its join yet: ${error.message}`);
+      },
+    );
+  }
+
+  /**
+   * Stops originating (a coordinator retires this node) and resolves with the last seq this
+   * node gave out, once everything up to it is durable and published.
+   */
+  async drain(): Promise<number> {
+    this.draining = true;
+    this.flush();
+    await this.published;
+    if (this.storageFailure) throw this.notKept(this.storageFailure);
+    return this.buffer.delivered(this.nodeId);
+  }
+
+  private originateEntry(
+    text: string,
+    author?: string,
+    member?: MemberChange,
+  ): Promise<ChatMessage> {
     if (this.closed) return Promise.reject(new Error(`node ${this.nodeId} is shutting down`));
     if (this.storageFailure) return Promise.reject(this.notKept(this.storageFailure));
     const seq = this.buffer.delivered(this.nodeId) + 1;
@@ -197,6 +293,7 @@ export class Replica implements OnModuleDestroy {
       ...(author !== undefined ? { author } : {}),
       sentAt: new Date().toISOString(),
       trace: sendEvent.clock,
+      ...(member ? { member } : {}),
     };
     const [delivered] = this.buffer.receive(message);
     if (delivered !== message)
@@ -275,6 +372,7 @@ export class Replica implements OnModuleDestroy {
       ...(view.author !== undefined ? { author: view.author } : {}),
       sentAt: view.sentAt,
       trace: message.trace,
+      ...(message.member ? { member: message.member } : {}),
     };
   }
 
@@ -293,10 +391,16 @@ export class Replica implements OnModuleDestroy {
   ): ChatMessage {
     const index = ++this.lastIndex;
     const deliverEvent = this.trace.record('deliver', message.id);
+    // A membership entry changes the membership here, and the new membership is written in
+    // the same transaction as the entry: a restart resumes with what the log implies.
+    const changed = message.member !== undefined && this.membership.apply(message as never);
     this.writes.push({
       delivery: { index, message, deliveredAt },
       events: [...before, deliverEvent],
+      ...(changed ? { meta: { [MEMBERSHIP_KEY]: this.membership.serialized() } } : {}),
     });
+    if (changed && message.member!.op === 'retire' && message.member!.id === this.nodeId)
+      this.retiredIndex = index;
     const view = this.view(message, { index, deliveredAt });
     this.announced.push(view);
     this.counters.delivered++;
@@ -382,6 +486,12 @@ export class Replica implements OnModuleDestroy {
       this.lastAnnounced = announced[announced.length - 1].index!;
       const delivered: DeliveredEvent = { nodeId: this.nodeId, messages: announced, clock };
       this.emit(NodeEvents.delivered, delivered);
+      if (announced.some((m) => m.member)) this.emit(NodeEvents.membership, this.membership.view());
+    }
+    if (this.retiredIndex > 0 && !this.retiredTold && this.lastAnnounced >= this.retiredIndex) {
+      this.retiredTold = true;
+      this.logger.log(`node ${this.nodeId}: retired from the cluster; stopping`);
+      this.retired?.();
     }
   }
 

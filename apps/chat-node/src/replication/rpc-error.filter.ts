@@ -3,11 +3,23 @@ import { RpcException } from '@nestjs/microservices';
 import { Observable, throwError } from 'rxjs';
 import { InvalidLinkSettingsError } from '../network/link-simulator';
 import { InvalidReplicaMessageError } from './replica-message.parser';
-import { NotYetDeliveredError } from './replica';
+import { NotAcceptingError, NotYetDeliveredError } from './replica';
 
 /** Error shape every node reply uses: the gateway maps `code` to an HTTP status. */
 export interface NodeError {
-  readonly code: 'INVALID' | 'NOT_YET' | 'LINK_DOWN' | 'INTERNAL' | 'UNAVAILABLE';
+  readonly code:
+    | 'INVALID'
+    | 'NOT_YET'
+    | 'LINK_DOWN'
+    | 'INTERNAL'
+    | 'UNAVAILABLE'
+    /** membership: no such member */
+    | 'UNKNOWN'
+    /** membership: the change conflicts with the membership as it is */
+    | 'CONFLICT'
+    /** the node takes no messages while it joins or leaves */
+    | 'JOINING'
+    | 'LEAVING';
   readonly field?: string;
   readonly message: string;
 }
@@ -29,6 +41,10 @@ export class RpcErrorFilter implements RpcExceptionFilter<unknown> {
     }
     if (exception instanceof NotYetDeliveredError) {
       const error: NodeError = { code: 'NOT_YET', field: 'replyTo', message: exception.message };
+      return throwError(() => error);
+    }
+    if (exception instanceof NotAcceptingError) {
+      const error: NodeError = { code: exception.code, message: exception.message };
       return throwError(() => error);
     }
     if (exception instanceof RpcException) return throwError(() => exception.getError());

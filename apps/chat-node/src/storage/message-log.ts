@@ -2,7 +2,7 @@ import { closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync } from 'no
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { VectorClock } from '@app/causal';
-import type { ChatMessage, ClockJson } from '@app/contracts';
+import type { ChatMessage, ClockJson, MemberChange } from '@app/contracts';
 import { decodeTraceRow, encodeTraceRow } from './trace-rows';
 
 /** A message as the node keeps it. */
@@ -16,6 +16,8 @@ export interface StoredMessage {
   readonly sentAt: string;
   /** The sender's event-trace clock when it sent (for the ShiViz log). */
   readonly trace: ClockJson;
+  /** A membership entry's change (see Membership). */
+  readonly member?: MemberChange;
 }
 
 export interface Delivery {
@@ -42,6 +44,8 @@ export interface TracePage {
 export interface LogWrite {
   readonly delivery?: Delivery;
   readonly events: TraceEvent[];
+  /** Meta values written in the same transaction (the membership after an entry). */
+  readonly meta?: Readonly<Record<string, string>>;
 }
 
 export interface Restored {
@@ -49,6 +53,8 @@ export interface Restored {
   readonly clock: VectorClock;
   readonly lastIndex: number;
   readonly trace: ClockJson;
+  /** Meta values other than the owner's id (the membership, a joiner's grant). */
+  readonly meta: Readonly<Record<string, string>>;
 }
 
 /** How a file descriptor is flushed to disk: `fs.fsync`'s shape. */
@@ -69,6 +75,7 @@ interface MessageRow {
   author: string | null;
   sent_at: string;
   trace: string;
+  member: string | null;
 }
 
 interface DeliveryRow extends MessageRow {
@@ -151,6 +158,7 @@ export class MessageLog {
         this.db.prepare(`INSERT INTO meta (key, value) VALUES ('node_id', ?)`).run(nodeId);
       this.carryOverTwoTableLayout();
       this.carryOverEventRows();
+      this.addMemberColumn();
     } catch (error) {
       if (error instanceof StorageError) throw error;
       if ((error as { code?: string }).code === 'SQLITE_BUSY') {
@@ -166,9 +174,10 @@ export class MessageLog {
       );
     }
     this.insertDelivery = this.db.prepare(
-      `INSERT INTO log (idx, sender, seq, clock, text, author, sent_at, trace, delivered_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO log (idx, sender, seq, clock, text, author, sent_at, trace, delivered_at, member)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    const writeMeta = this.db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`);
     this.insertTrace = this.db.prepare(`INSERT INTO trace (events) VALUES (?)`);
     this.selectRange = this.db.prepare(
       `SELECT * FROM log WHERE sender = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?`,
@@ -193,8 +202,11 @@ export class MessageLog {
             m.sentAt,
             JSON.stringify(m.trace),
             delivery.deliveredAt,
+            m.member ? JSON.stringify(m.member) : null,
           );
         }
+        if (write.meta)
+          for (const [key, value] of Object.entries(write.meta)) writeMeta.run(key, value);
         for (const event of write.events) events.push(event);
       }
       if (events.length > 0) this.insertTrace.run(encodeTraceRow(events));
@@ -244,6 +256,18 @@ export class MessageLog {
     })();
   }
 
+  /** Files from before membership entries get the column that holds an entry's change. */
+  private addMemberColumn(): void {
+    const columns = this.db.prepare<[], { name: string }>(`PRAGMA table_info(log)`).all();
+    if (!columns.some((column) => column.name === 'member'))
+      this.db.exec(`ALTER TABLE log ADD COLUMN member TEXT`);
+  }
+
+  /** Writes meta values at once, in their own transaction (a joiner's grant, before it starts). */
+  writeMeta(values: Readonly<Record<string, string>>): void {
+    this.write([{ events: [], meta: values }]);
+  }
+
   private readState(): Restored {
     const rows = this.db
       .prepare<[], { sender: string; seq: number }>(
@@ -253,10 +277,16 @@ export class MessageLog {
     const lastIndex =
       this.db.prepare<[], { idx: number | null }>(`SELECT MAX(idx) AS idx FROM log`).get()?.idx ??
       0;
+    const meta = this.db
+      .prepare<[], { key: string; value: string }>(
+        `SELECT key, value FROM meta WHERE key <> 'node_id'`,
+      )
+      .all();
     return {
       clock: VectorClock.of(rows.map((row) => [row.sender, row.seq] as const)),
       lastIndex,
       trace: this.lastTraceClock(),
+      meta: Object.fromEntries(meta.map((row) => [row.key, row.value])),
     };
   }
 
@@ -432,6 +462,7 @@ function toStored(row: MessageRow): StoredMessage {
     ...(row.author !== null ? { author: row.author } : {}),
     sentAt: row.sent_at,
     trace: JSON.parse(row.trace) as ClockJson,
+    ...(row.member ? { member: JSON.parse(row.member) as MemberChange } : {}),
   };
 }
 
@@ -449,6 +480,7 @@ export function toChatMessage(
     text: message.text,
     ...(message.author !== undefined ? { author: message.author } : {}),
     sentAt: message.sentAt,
+    ...(message.member ? { member: message.member } : {}),
     ...(delivery ? { index: delivery.index, deliveredAt: delivery.deliveredAt } : {}),
   };
 }
