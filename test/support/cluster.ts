@@ -30,6 +30,8 @@ export interface ClusterOptions {
   readonly impostors?: number;
   /** CURVE on the links, as users run it (default); false runs them in plaintext. */
   readonly curve?: boolean;
+  /** Slots (ports, keys) for nodes that join later: not in CHAT_MEMBERS. */
+  readonly spare?: number;
 }
 
 /** The name of the key the test harness's own clients use (admitted like a gateway). */
@@ -58,6 +60,8 @@ export class TestCluster {
   readonly logs = new Map<string, string[]>();
   /** Where the cluster's CURVE keys are; undefined when it runs in plaintext. */
   readonly keysDir?: string;
+  /** Nodes started with CHAT_JOIN -> the member they joined through. */
+  readonly joiners = new Map<string, string>();
   private readonly env: Record<string, string>;
   private constructor(
     readonly members: string,
@@ -95,9 +99,12 @@ export class TestCluster {
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
     const count = options.nodes ?? 3;
     const total = count + (options.impostors ?? 0);
-    const base = await freePortBlock(total * 10);
-    const all = Array.from({ length: total }, (_, i) => `n${i}`);
-    const members = all.map((id, i) => `${id}=127.0.0.1:${base + 10 * i}`).join(',');
+    const base = await freePortBlock((total + (options.spare ?? 0)) * 10);
+    const all = Array.from({ length: total + (options.spare ?? 0) }, (_, i) => `n${i}`);
+    const members = all
+      .slice(0, total)
+      .map((id, i) => `${id}=127.0.0.1:${base + 10 * i}`)
+      .join(',');
     const cluster = new TestCluster(
       members,
       base,
@@ -182,15 +189,51 @@ export class TestCluster {
     return url;
   }
 
-  async startNode(id: string, extraEnv: Record<string, string> = {}): Promise<void> {
+  /** `host:port` of node `id`'s ROUTER. */
+  address(id: string): string {
+    return this.rpc(id).replace('tcp://', '');
+  }
+
+  /** The public key of process `name` (Z85), or undefined without CURVE. */
+  publicKey(name: string): string | undefined {
+    return this.keysDir ? this.keys(name).publicKeys[name] : undefined;
+  }
+
+  /** Asks member `via` to admit spare slot `id` (address and key as the harness made them). */
+  admit(id: string, via: string): Promise<unknown> {
+    const publicKey = this.publicKey(id);
+    return this.request(via, Requests.admit, {
+      id,
+      address: this.address(id),
+      ...(publicKey ? { publicKey } : {}),
+    });
+  }
+
+  /** Starts spare slot `id` as a joiner through member `via`; it then counts as one of `ids`. */
+  async startJoiner(id: string, via: string, extraEnv: Record<string, string> = {}): Promise<void> {
+    this.joiners.set(id, via);
+    await this.startNode(id, extraEnv);
+    if (!this.ids.includes(id)) this.ids.push(id);
+  }
+
+  /** Spawns node `id` (a joiner's restart joins the same way) without waiting for it. */
+  spawnNode(id: string, extraEnv: Record<string, string> = {}): ChildProcess {
     const seed = String(1000 + this.all.indexOf(id));
+    const via = this.joiners.get(id);
+    const membership: Record<string, string> = via
+      ? {
+          CHAT_JOIN: this.address(via),
+          CHAT_NODE_ADDRESS: this.address(id),
+          ...(this.keysDir ? { CHAT_JOIN_KEY: this.publicKey(via)! } : {}),
+        }
+      : { CHAT_MEMBERS: this.members };
     const child = spawn(process.execPath, [NODE_MAIN], {
       env: {
         ...process.env,
         ...this.env,
+        ...membership,
         ...extraEnv,
         CHAT_NODE_ID: id,
-        CHAT_MEMBERS: this.members,
         DATA_DIR: this.dataDir,
         CHAT_SEED: seed,
       },
@@ -202,8 +245,17 @@ export class TestCluster {
     child.stderr!.on('data', (chunk: Buffer) => log.push(chunk.toString()));
     this.processes.set(id, child);
     if (!this.clients.has(id)) this.clients.set(id, this.client(id));
+    return child;
+  }
+
+  async startNode(id: string, extraEnv: Record<string, string> = {}): Promise<void> {
+    const child = this.spawnNode(id, extraEnv);
     await this.waitUntil(
-      async () => (await this.tryState(id)) !== undefined,
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(`${id} exited with ${child.exitCode}: ${this.logs.get(id)?.join('')}`);
+        return (await this.tryState(id)) !== undefined;
+      },
       15_000,
       `${id} to start`,
     );

@@ -40,7 +40,13 @@ export interface NodeConfig {
    * member's public key (`CHAT_JOIN_KEY`) when CURVE is on. `members` is then just this node
    * until the grant (or, after a restart, the data file) says who the members are.
    */
-  readonly join?: { readonly address: string; readonly rpc: string; readonly publicKey?: string };
+  readonly join?: {
+    readonly address: string;
+    readonly rpc: string;
+    readonly publicKey?: string;
+    /** How long to keep asking for the grant (ms). */
+    readonly timeoutMs: number;
+  };
   /** How long a retirement waits for the leaving member's messages to arrive here (ms). */
   readonly retireWaitMs: number;
 }
@@ -81,7 +87,11 @@ export function loadNodeConfig(env: Env): NodeConfig {
       );
     self = memberAt(nodeId, env.CHAT_NODE_ADDRESS, 'CHAT_NODE_ADDRESS');
     const target = memberAt('join', env.CHAT_JOIN!, 'CHAT_JOIN');
-    join = { address: env.CHAT_JOIN!, rpc: target.rpc };
+    join = {
+      address: env.CHAT_JOIN!,
+      rpc: target.rpc,
+      timeoutMs: envInteger(env, 'CHAT_JOIN_TIMEOUT_MS', 10_000, 500, 600_000),
+    };
     members = [self];
   } else {
     members = parseMembers(env.CHAT_MEMBERS);

@@ -17,9 +17,6 @@ export class MembershipError extends Error {
   }
 }
 
-/** How long a joiner waits for the member at CHAT_JOIN (ms). */
-const JOIN_TIMEOUT_MS = 5_000;
-
 /**
  * Before a node starts: refuses a retired one; for a joiner on an empty data file, asks the
  * member at CHAT_JOIN for its grant and keeps it (membership, and the clock to catch up to)
@@ -59,19 +56,38 @@ function withClients(config: NodeConfig, clients: Record<string, string>): NodeC
   };
 }
 
+/**
+ * Asks the member at CHAT_JOIN for the grant for up to CHAT_JOIN_TIMEOUT_MS. The admission is
+ * an entry of the log: the member asked may deliver it (and admit the joiner's key) a moment
+ * after the operator got the answer from another member, so "not admitted" is retried.
+ */
 async function requestJoin(config: NodeConfig): Promise<JoinGrant> {
+  const deadline = Date.now() + config.join!.timeoutMs;
+  const nonce = randomUUID();
+  for (;;) {
+    try {
+      return await askOnce(config, nonce, Math.max(500, deadline - Date.now()));
+    } catch (error) {
+      const retry = (error as { retry?: boolean }).retry === true;
+      if (!retry || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+async function askOnce(config: NodeConfig, nonce: string, timeoutMs: number): Promise<JoinGrant> {
   const join = config.join!;
   const client = new ZmqClient({
     connect: join.rpc,
-    timeoutMs: JOIN_TIMEOUT_MS,
-    connectTimeoutMs: JOIN_TIMEOUT_MS,
+    timeoutMs,
+    connectTimeoutMs: timeoutMs,
     curve: config.curve && { ...config.curve.self, serverKey: join.publicKey },
   });
   try {
     const grant = await client.request<JoinGrant>(Requests.join, {
       id: config.nodeId,
       address: config.self.rpc.replace(/^tcp:\/\//, ''),
-      nonce: randomUUID(),
+      nonce,
     });
     if (!grant || !Array.isArray(grant.members) || typeof grant.clock !== 'object')
       throw new MembershipError(`CHAT_JOIN: ${join.address} answered without a grant`, 2);
@@ -80,12 +96,17 @@ async function requestJoin(config: NodeConfig): Promise<JoinGrant> {
     if (error instanceof MembershipError) throw error;
     if (error instanceof ZmqRequestError)
       throw new MembershipError(
-        `CHAT_JOIN: no answer from ${join.address} within ${JOIN_TIMEOUT_MS / 1000} s (${error.code}): is a member running there${config.curve ? `, was ${config.nodeId} admitted with this node's public key (POST /cluster/members), and is CHAT_JOIN_KEY that member's public key` : ''}?`,
+        `CHAT_JOIN: no answer from ${join.address} within ${join.timeoutMs / 1000} s (${error.code}): is a member running there${config.curve ? `, was ${config.nodeId} admitted with this node's public key (POST /cluster/members), and is CHAT_JOIN_KEY that member's public key` : ''}?`,
         2,
       );
-    throw new MembershipError(
-      `CHAT_JOIN: ${join.address} refused ${config.nodeId}: ${(error as { message?: string }).message ?? String(error)}`,
-      2,
+    const refusal = error as { code?: string; message?: string };
+    throw Object.assign(
+      new MembershipError(
+        `CHAT_JOIN: ${join.address} refused ${config.nodeId}: ${refusal.message ?? String(error)}`,
+        2,
+      ),
+      // Not admitted (yet): the admission may still be on its way to this member.
+      { retry: refusal.code === 'UNKNOWN' },
     );
   } finally {
     await client.close();

@@ -177,8 +177,12 @@ export class MembershipController {
     const entry = (body as { entry?: unknown } | null)?.entry;
     try {
       const message = parseReplicaMessage(entry, this.membership.known);
-      if (message.member?.op === 'retire' && message.member.id === this.config.nodeId)
-        this.replica.accept(message, true);
+      if (message.member?.op !== 'retire' || message.member.id !== this.config.nodeId)
+        throw new InvalidReplicaMessageError(
+          'entry',
+          `is not the retirement of ${this.config.nodeId}`,
+        );
+      void this.replica.retireSelf(message);
     } catch (error) {
       if (!(error instanceof InvalidReplicaMessageError)) throw error;
       throw refuse('INVALID', error.message, error.field);

@@ -10,6 +10,7 @@ import { InvalidClockError, VectorClock } from '@app/causal';
 import {
   FetchRange,
   FetchRequest,
+  ClockJson,
   Heartbeat,
   Limits,
   PeerView,
@@ -88,7 +89,7 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.membership.get(from)?.state === 'retired') return;
     let clock: VectorClock;
     try {
-      clock = VectorClock.parse(untrusted, this.memberSet);
+      clock = VectorClock.parse(knownEntries(untrusted, this.memberSet), this.memberSet);
     } catch (error) {
       if (error instanceof InvalidClockError) {
         this.replica.counters.rejected++;
@@ -150,7 +151,11 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private heartbeat(): void {
-    const beat: Heartbeat = { from: this.config.nodeId, clock: this.replica.clockJson() };
+    // Non-zero entries only, as messages: an id a peer has yet to learn is no reason to refuse.
+    const beat: Heartbeat = {
+      from: this.config.nodeId,
+      clock: this.replica.clock().toJSON() as ClockJson,
+    };
     this.replica.emit(ReplicaEvents.heartbeat, beat);
     this.replica.announceClock();
   }
@@ -264,6 +269,24 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
     this.openGaps.set(node, { fromSeq: ranges[0].fromSeq, since: Date.now(), attempts: 1 });
     void this.fetch(peer, node, capRanges(ranges, this.config.fetchPage));
   }
+}
+
+/**
+ * A heartbeat's entries of ids this node knows. A heartbeat only says what exists; an entry
+ * of a member this node has not learned of yet (its admission is still on the way) is left
+ * out rather than refusing the heartbeat, which would hide the very gap that holds the
+ * admission.
+ */
+function knownEntries(untrusted: unknown, known: ReadonlySet<string>): unknown {
+  if (typeof untrusted !== 'object' || untrusted === null || Array.isArray(untrusted))
+    return untrusted;
+  if (Object.getPrototypeOf(untrusted) !== Object.prototype) return untrusted;
+  const keys = Object.keys(untrusted);
+  if (keys.every((key) => known.has(key))) return untrusted;
+  const kept: Record<string, unknown> = {};
+  for (const key of keys)
+    if (known.has(key)) kept[key] = (untrusted as Record<string, unknown>)[key];
+  return kept;
 }
 
 /** At most `budget` seqs and 64 ranges, in order. */

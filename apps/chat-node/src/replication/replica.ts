@@ -361,13 +361,17 @@ export class Replica implements OnModuleDestroy {
     return toChatMessage(message, this.members, delivery);
   }
 
-  /** A message as it travels to peers. */
+  /**
+   * A message as it travels to peers. Its clock names only non-zero entries: a peer that has
+   * not yet delivered an admission does not know the new id, and a full record's "n3: 0"
+   * would make it refuse the very messages that bring it the admission.
+   */
   wire(message: StoredMessage, view: ChatMessage = this.view(message)): ReplicaMessage {
     return {
       id: view.id,
       sender: view.sender,
       seq: view.seq,
-      clock: view.clock,
+      clock: message.clock.toJSON() as ClockJson,
       text: view.text,
       ...(view.author !== undefined ? { author: view.author } : {}),
       sentAt: view.sentAt,
@@ -493,6 +497,27 @@ export class Replica implements OnModuleDestroy {
       this.logger.log(`node ${this.nodeId}: retired from the cluster; stopping`);
       this.retired?.();
     }
+  }
+
+  /**
+   * A coordinator says this node is retired, with the entry. The node may not be able to
+   * deliver the entry (its peers no longer serve it repairs, and it may lack a message the
+   * entry's clock names), but it has stopped originating and all it gave out is at the
+   * coordinator: it records itself retired, so it never starts as a member again, and stops.
+   */
+  async retireSelf(entry: StoredMessage): Promise<void> {
+    if (entry.member?.op !== 'retire' || entry.member.id !== this.nodeId) return;
+    this.accept(entry, true);
+    if (this.membership.self.state !== 'retired' && this.membership.apply(entry as never))
+      this.log.writeMeta({ [MEMBERSHIP_KEY]: this.membership.serialized() });
+    this.flush();
+    await this.published;
+    if (this.retiredTold) return;
+    this.retiredTold = true;
+    this.logger.log(
+      `node ${this.nodeId}: retired from the cluster (told by its coordinator); stopping`,
+    );
+    this.retired?.();
   }
 
   /** Publishes a heartbeat-sized clock event for the gateway. */

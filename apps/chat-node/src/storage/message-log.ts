@@ -53,8 +53,8 @@ export interface Restored {
   readonly clock: VectorClock;
   readonly lastIndex: number;
   readonly trace: ClockJson;
-  /** Meta values other than the owner's id (the membership, a joiner's grant). */
-  readonly meta: Readonly<Record<string, string>>;
+  /** Meta values other than the owner's id (the membership, a joiner's grant); writeMeta adds to it. */
+  readonly meta: Record<string, string>;
 }
 
 /** How a file descriptor is flushed to disk: `fs.fsync`'s shape. */
@@ -266,6 +266,7 @@ export class MessageLog {
   /** Writes meta values at once, in their own transaction (a joiner's grant, before it starts). */
   writeMeta(values: Readonly<Record<string, string>>): void {
     this.write([{ events: [], meta: values }]);
+    Object.assign(this.restored.meta, values);
   }
 
   private readState(): Restored {
