@@ -15,10 +15,27 @@
  * The links are encrypted: on first start each process gets a CURVE key pair under
  * ./data/keys (secret keys mode 0600), and every process is given that directory.
  * CHAT_CURVE=off runs them unencrypted, and each process says so.
+ *
+ * The membership can change while it runs. `npm run node:add -- <id>` (or the UI's "add
+ * node") asks this launcher, over a loopback control endpoint whose address and token it
+ * writes to ./data/launcher.json, to add a node: it makes the node's keys, admits it through
+ * the gateway, and starts it with CHAT_JOIN under the same supervision. A node that exits
+ * with code 10 was retired: it is not started again. ./data/cluster.json remembers the
+ * added and the retired nodes, so the next start starts the same cluster.
  */
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
-const { existsSync, mkdirSync, statSync, readdirSync } = require('node:fs');
+const {
+  existsSync,
+  mkdirSync,
+  statSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  rmSync,
+} = require('node:fs');
+const http = require('node:http');
+const { randomBytes } = require('node:crypto');
 const net = require('node:net');
 const { join } = require('node:path');
 
@@ -80,8 +97,32 @@ function portFree(p) {
   });
 }
 
-/** name, script, env, color; child and the restart state while it runs */
+/** name, script, env, color, node (true for chat nodes); child and the restart state while it runs */
 const services = [];
+/** The exit code of a node that was retired: never started again. */
+const RETIRED_EXIT = 10;
+const clusterFile = join(dataDir, 'cluster.json');
+const launcherFile = join(dataDir, 'launcher.json');
+/** Nodes added while running ({id, port}) and retired ones: the next start starts the same cluster. */
+let cluster = { added: [], retired: [] };
+const ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+
+function loadCluster() {
+  if (!existsSync(clusterFile)) return;
+  try {
+    const saved = JSON.parse(readFileSync(clusterFile, 'utf8'));
+    cluster = {
+      added: Array.isArray(saved.added) ? saved.added : [],
+      retired: Array.isArray(saved.retired) ? saved.retired : [],
+    };
+  } catch (error) {
+    fail(`${clusterFile} is not valid JSON (${error.message}): fix or remove it`);
+  }
+}
+
+function saveCluster() {
+  writeFileSync(clusterFile, `${JSON.stringify(cluster, null, 2)}\n`);
+}
 let stopping = false;
 let healthy = false;
 const FIRST_RESTART_MS = 1000;
@@ -108,6 +149,16 @@ function launch(service) {
   child.on('exit', (code, signal) => {
     if (stopping) return;
     const how = signal ?? `code ${code}`;
+    if (code === RETIRED_EXIT && service.node) {
+      process.stdout.write(
+        `${prefix}retired from the cluster: not started again (its data stays)\n`,
+      );
+      services.splice(services.indexOf(service), 1);
+      cluster.retired = [...new Set([...cluster.retired, service.name])];
+      cluster.added = cluster.added.filter((n) => n.id !== service.name);
+      saveCluster();
+      return;
+    }
     if (!healthy) {
       process.stdout.write(`${prefix}exited (${how}) before the cluster was up; stopping\n`);
       stop(1);
@@ -134,6 +185,8 @@ function stop(code = 0) {
   for (const service of services) clearTimeout(service.timer);
   const running = services.map((s) => s.child).filter((c) => c && c.exitCode === null);
   for (const child of running) child.kill('SIGTERM');
+  if (control) control.close();
+  rmSync(launcherFile, { force: true });
   const force = setTimeout(() => {
     for (const child of running) if (child.exitCode === null) child.kill('SIGKILL');
   }, 5000);
@@ -159,39 +212,194 @@ async function waitReady(url, ms) {
   return false;
 }
 
+/** A chat node's service: founding nodes get CHAT_MEMBERS, added ones join through a member. */
+function nodeService(id, env, index) {
+  return {
+    name: id,
+    node: true,
+    script: nodeMain,
+    env: { CHAT_NODE_ID: id, DATA_DIR: dataDir, ...keysEnv, ...env },
+    color: colors[index % colors.length],
+  };
+}
+
+let keysEnv = {};
+let control;
+let founding = '';
+let gatewayUrls = [];
+
+function publicKeyOf(id) {
+  return curve ? readFileSync(join(keysDir, `${id}.pub`), 'utf8').trim() : undefined;
+}
+
+/** Env of a node that joins through `via` (a member id and port). */
+function joinEnv(id, nodePort, via) {
+  return {
+    CHAT_JOIN: `127.0.0.1:${via.port}`,
+    CHAT_NODE_ADDRESS: `127.0.0.1:${nodePort}`,
+    ...(curve ? { CHAT_JOIN_KEY: publicKeyOf(via.id) } : {}),
+  };
+}
+
+/** The ports of every node this launcher knows (running or retired). */
+function usedNodePorts() {
+  return [
+    ...Array.from({ length: count }, (_, i) => basePort + 10 * i),
+    ...cluster.added.map((n) => n.port),
+  ];
+}
+
+/** A member to join through: the first running node that is not being added. */
+function sponsor(except) {
+  const service = services.find((s) => s.node && s.name !== except && s.child?.exitCode === null);
+  if (!service) return undefined;
+  return { id: service.name, port: Number(service.port) };
+}
+
+async function gatewayRequest(method, path, body) {
+  const headers = { 'content-type': 'application/json' };
+  const token = process.env.GATEWAY_ADMIN_TOKEN;
+  if (token && token !== 'none') headers.authorization = `Bearer ${token}`;
+  const response = await fetch(`${gatewayUrls[0]}${path}`, {
+    method,
+    headers,
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const answer = await response.json().catch(() => ({}));
+  return { status: response.status, answer };
+}
+
+/** Adds node `id`: keys, admission through the gateway, a supervised process that joins. */
+async function addNode(id) {
+  if (typeof id !== 'string' || !ID_PATTERN.test(id))
+    return [400, { message: 'id must be a letter then up to 31 letters, digits, _ or -' }];
+  if (services.some((s) => s.name === id) || cluster.retired.includes(id))
+    return [
+      409,
+      {
+        message: `${id} is already ${cluster.retired.includes(id) ? 'retired (an id is never reused)' : 'a process of this cluster'}`,
+      },
+    ];
+  const via = sponsor(id);
+  if (!via) return [503, { message: 'no running node to join through' }];
+  let nodePort = basePort + 10 * count;
+  while (
+    usedNodePorts().includes(nodePort) ||
+    !(await portFree(nodePort)) ||
+    !(await portFree(nodePort + 1))
+  )
+    nodePort += 10;
+  if (curve) {
+    const { ensureClusterKeys } = require(join(root, 'dist/apps/chat-node/libs/contracts/src'));
+    ensureClusterKeys(keysDir, [id]);
+  }
+  const address = `127.0.0.1:${nodePort}`;
+  const admitted = await gatewayRequest('POST', '/cluster/members', {
+    id,
+    address,
+    ...(curve ? { publicKey: publicKeyOf(id) } : {}),
+  });
+  if (admitted.status >= 300) return [admitted.status, admitted.answer];
+  cluster.added.push({ id, port: nodePort });
+  saveCluster();
+  const service = nodeService(id, joinEnv(id, nodePort, via), services.length);
+  service.port = nodePort;
+  services.push(service);
+  launch(service);
+  return [201, { id, address, pid: service.child.pid }];
+}
+
+function startControl() {
+  const token = randomBytes(24).toString('hex');
+  control = http.createServer((request, response) => {
+    const answer = (status, body) => {
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(body));
+    };
+    if (request.headers.authorization !== `Bearer ${token}`)
+      return answer(401, { message: 'the launcher needs its token (see data/launcher.json)' });
+    if (request.method !== 'POST' || request.url !== '/nodes')
+      return answer(404, { message: 'POST /nodes {id} is all the launcher does' });
+    let body = '';
+    request.on('data', (chunk) => {
+      body += chunk;
+      if (body.length > 4096) request.destroy();
+    });
+    request.on('end', () => {
+      let id;
+      try {
+        id = JSON.parse(body || '{}').id;
+      } catch {
+        return answer(400, { message: 'the body must be JSON {id}' });
+      }
+      addNode(id).then(
+        ([status, result]) => answer(status, result),
+        (error) => answer(500, { message: String(error && error.message) }),
+      );
+    });
+  });
+  return new Promise((resolve) =>
+    control.listen(0, '127.0.0.1', () => {
+      const url = `http://127.0.0.1:${control.address().port}`;
+      writeFileSync(launcherFile, `${JSON.stringify({ url, token, pid: process.pid })}\n`, {
+        mode: 0o600,
+      });
+      resolve({ url, token });
+    }),
+  );
+}
+
 async function main() {
   buildIfNeeded();
+  mkdirSync(dataDir, { recursive: true });
+  loadCluster();
+  const foundingIds = Array.from({ length: count }, (_, i) => `n${i}`);
   const ports = [
     ...gateways.map((g) => g.port),
-    ...Array.from({ length: count }, (_, i) => [basePort + 10 * i, basePort + 10 * i + 1]).flat(),
+    ...[
+      ...Array.from({ length: count }, (_, i) => basePort + 10 * i),
+      ...cluster.added.map((n) => n.port),
+    ]
+      .map((p) => [p, p + 1])
+      .flat(),
   ];
   for (const p of ports) {
     if (!(await portFree(p)))
       fail(`port ${p} is in use: stop what uses it, or set PORT / CHAT_BASE_PORT`);
   }
-  mkdirSync(dataDir, { recursive: true });
-  const ids = Array.from({ length: count }, (_, i) => `n${i}`);
-  const keysEnv = curve ? { CHAT_KEYS_DIR: keysDir } : {};
+  keysEnv = curve ? { CHAT_KEYS_DIR: keysDir } : {};
   if (curve) {
     // The compiled contracts library: the same code the processes load the keys with.
     const { ensureClusterKeys } = require(join(root, 'dist/apps/chat-node/libs/contracts/src'));
-    const created = ensureClusterKeys(keysDir, [...ids, ...gateways.map((g) => g.name)]);
+    const created = ensureClusterKeys(keysDir, [...foundingIds, ...gateways.map((g) => g.name)]);
     if (created.length > 0)
       process.stdout.write(`made CURVE keys for ${created.join(', ')} in ${keysDir}\n`);
   }
-  const members = Array.from(
-    { length: count },
-    (_, i) => `n${i}=127.0.0.1:${basePort + 10 * i}`,
-  ).join(',');
+  founding = foundingIds.map((id, i) => `${id}=127.0.0.1:${basePort + 10 * i}`).join(',');
+  const live = [
+    ...foundingIds.map((id, i) => ({ id, port: basePort + 10 * i })),
+    ...cluster.added,
+  ].filter((n) => !cluster.retired.includes(n.id));
+  if (live.length === 0)
+    fail(`every node in ${clusterFile} is retired: remove ${dataDir} to start afresh`);
+  const members = live.map((n) => `${n.id}=127.0.0.1:${n.port}`).join(',');
   process.on('SIGINT', () => stop(0));
   process.on('SIGTERM', () => stop(0));
-  for (let i = 0; i < count; i++) {
-    services.push({
-      name: `n${i}`,
-      script: nodeMain,
-      env: { CHAT_NODE_ID: `n${i}`, CHAT_MEMBERS: members, DATA_DIR: dataDir, ...keysEnv },
-      color: colors[i % colors.length],
-    });
+  const { url: launcherUrl, token: launcherToken } = await startControl();
+  for (const node of live) {
+    const isFounding = foundingIds.includes(node.id);
+    // An added node restarts on its data (its membership is there); CHAT_JOIN is only its
+    // way in on a first start, through the first founding node still running.
+    const via =
+      live.find((n) => n.id !== node.id && foundingIds.includes(n.id)) ??
+      live.find((n) => n.id !== node.id);
+    const service = nodeService(
+      node.id,
+      isFounding ? { CHAT_MEMBERS: founding } : joinEnv(node.id, node.port, via),
+      services.length,
+    );
+    service.port = node.port;
+    services.push(service);
   }
   for (const gateway of gateways)
     services.push({
@@ -201,12 +409,15 @@ async function main() {
         CHAT_MEMBERS: members,
         PORT: String(gateway.port),
         GATEWAY_ID: gateway.name,
+        CHAT_LAUNCHER_URL: launcherUrl,
+        CHAT_LAUNCHER_TOKEN: launcherToken,
         ...keysEnv,
       },
       color: 37,
     });
   for (const service of services) launch(service);
-  const urls = gateways.map((g) => `http://127.0.0.1:${g.port}`);
+  gatewayUrls = gateways.map((g) => `http://127.0.0.1:${g.port}`);
+  const urls = gatewayUrls;
   const url = urls[0];
   const ready = await Promise.all(urls.map((u) => waitReady(`${u}/health`, 30_000)));
   if (!ready.every(Boolean)) {
@@ -216,7 +427,7 @@ async function main() {
   }
   healthy = true;
   process.stdout.write(
-    `\n  Causal chat is running with ${count} nodes (data in ${dataDir}; links ${curve ? 'encrypted with CURVE' : 'NOT encrypted: CHAT_CURVE=off'})\n  UI:       ${urls.map((u) => `${u}/`).join('  ')}\n  OpenAPI:  ${url}/docs\n  A process that exits is started again; Ctrl-C stops everything.\n\n`,
+    `\n  Causal chat is running with ${live.length} nodes (data in ${dataDir}; links ${curve ? 'encrypted with CURVE' : 'NOT encrypted: CHAT_CURVE=off'})\n  UI:       ${urls.map((u) => `${u}/`).join('  ')}\n  OpenAPI:  ${url}/docs\n  Add a node: npm run node:add -- <id>\n  A process that exits is started again; Ctrl-C stops everything.\n\n`,
   );
 }
 

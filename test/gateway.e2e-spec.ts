@@ -285,6 +285,9 @@ describe('gateway (gateway + three node processes on loopback)', () => {
     expect(Object.keys(docs.body.paths).sort()).toEqual(
       [
         '/cluster/consistency',
+        '/cluster/members',
+        '/cluster/members/{id}',
+        '/cluster/nodes',
         '/health',
         '/metrics',
         '/network',

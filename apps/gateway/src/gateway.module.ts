@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { ConnectionAudit } from '@app/zmq-transport';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import { MembersController } from './members/members.controller';
 import { ClusterController } from './cluster/cluster.controller';
 import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
 import { HealthController } from './health/health.controller';
@@ -33,6 +34,7 @@ export class GatewayModule {
         NodesController,
         NetworkController,
         ClusterController,
+        MembersController,
         HealthController,
         MetricsController,
         NodeEventsController,

@@ -125,11 +125,11 @@ export class ZmqClient extends ClientProxy {
    * `lastValueFrom(client.send(...))` gives, for callers on a hot path. Rejects with the
    * server's error or a {@link ZmqRequestError}.
    */
-  async request<T>(pattern: string, data: unknown): Promise<T> {
+  async request<T>(pattern: string, data: unknown, timeoutMs?: number): Promise<T> {
     if (!this.dealer) await this.connect();
     return new Promise<T>((resolve, reject) => {
       let last: unknown;
-      this.publish({ pattern, data }, (packet) => {
+      this.publishWithin(timeoutMs ?? this.timeoutMs, { pattern, data }, (packet) => {
         if (packet.err)
           reject(packet.err); // as Nest's ClientProxy judges it
         else {
@@ -141,6 +141,15 @@ export class ZmqClient extends ClientProxy {
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    return this.publishWithin(this.timeoutMs, packet, callback);
+  }
+
+  /** `publish` with a timeout of its own (a slow operation such as a retirement). */
+  private publishWithin(
+    timeoutMs: number,
+    packet: ReadPacket,
+    callback: (packet: WritePacket) => void,
+  ): () => void {
     const pattern = this.normalizePattern(packet.pattern);
     const endpoint = this.options.connect;
     if (!endpoint || !this.dealer) {
@@ -155,10 +164,10 @@ export class ZmqClient extends ClientProxy {
             'timeout',
             endpoint,
             pattern,
-            `no reply within ${this.timeoutMs} ms`,
+            `no reply within ${timeoutMs} ms`,
           ),
         }),
-      this.timeoutMs,
+      timeoutMs,
     );
     this.pending.set(withId.id, { pattern, callback, timer });
     const outgoing = { ...withId, pattern };

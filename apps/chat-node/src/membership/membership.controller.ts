@@ -116,10 +116,11 @@ export class MembershipController {
           `cannot retire ${id} yet: ${(error as Error).message}; its messages must be here first`,
         );
       }
+      // Its client goes once the entry is applied here; the `leave` below still needs it.
+      const client = this.links.clients.get(id);
       const entry = await this.replica.originateChange({ op: 'retire', id, lastSeq });
       this.logger.log(`retired ${id} after its message ${id}:${lastSeq}`);
       // Tell it directly too (it may hear the entry live anyway): it stops and exits.
-      const client = this.links.clients.get(id);
       void client
         ?.request(Requests.leave, { entry: this.replica.wire(this.storedOf(entry)) })
         .catch(() => undefined);

@@ -29,6 +29,8 @@ export interface GatewayConfig {
   readonly rateLimit: number;
   readonly corsOrigin: string | false;
   readonly bodyLimitBytes: number;
+  /** The launcher of `npm start` (CHAT_LAUNCHER_URL, CHAT_LAUNCHER_TOKEN): it starts added nodes. */
+  readonly launcher?: { readonly url: string; readonly token: string };
 }
 
 /** The shortest admin token accepted: a guessable token is no guard. */
@@ -83,6 +85,14 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     rateLimit: envInteger(env, 'GATEWAY_RATE_LIMIT', 2000, 0, 10_000_000),
     corsOrigin: env.GATEWAY_CORS_ORIGIN ? env.GATEWAY_CORS_ORIGIN : false,
     bodyLimitBytes: envInteger(env, 'GATEWAY_BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+    ...(env.CHAT_LAUNCHER_URL
+      ? {
+          launcher: {
+            url: env.CHAT_LAUNCHER_URL.replace(/\/$/, ''),
+            token: env.CHAT_LAUNCHER_TOKEN ?? '',
+          },
+        }
+      : {}),
   };
 }
 

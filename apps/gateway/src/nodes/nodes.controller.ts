@@ -56,21 +56,25 @@ export class NodesController {
   constructor(private readonly nodes: NodeDirectory) {}
 
   @Get()
-  @ApiOperation({ summary: 'Members: up/down, clock, held-back count' })
+  @ApiOperation({
+    summary: 'Members (admitted and active; retired ones leave): up/down, clock, held-back count',
+  })
   @ApiOkResponse({ type: [NodeSummaryView] })
   async list(): Promise<NodeSummaryView[]> {
     return Promise.all(
       this.nodes.ids.map(async (id) => {
         const state = await this.nodes.tryRequest<NodeState>(id, Requests.state);
+        const member = this.nodes.get(id)!.state;
         return state
           ? {
               id,
+              member,
               up: true,
               clock: state.clock,
               buffered: state.buffered.length,
               lastIndex: state.lastIndex,
             }
-          : { id, up: false };
+          : { id, member, up: false };
       }),
     );
   }

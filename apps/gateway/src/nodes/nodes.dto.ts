@@ -142,6 +142,11 @@ export class HistoryPageView {
 
 export class NodeSummaryView {
   @ApiProperty({ example: 'n0' }) id!: string;
+  @ApiProperty({
+    enum: ['admitted', 'active'],
+    description: 'admitted: it may join and is catching up; active: it joined',
+  })
+  member!: string;
   @ApiProperty({ example: true }) up!: boolean;
   @ApiPropertyOptional({
     example: { n0: 1, n1: 0, n2: 0 },

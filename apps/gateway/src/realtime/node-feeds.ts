@@ -45,6 +45,25 @@ export class NodeFeeds implements OnApplicationShutdown {
     });
     for (const member of config.members)
       this.feeds.set(member.id, { endpoint: member.pub, listeners: 0 });
+    // A member that joins gets a (silent) subscription; a retired one loses its own.
+    nodes.onChange((record) => {
+      const feed = this.feeds.get(record.id);
+      if (record.state === 'retired') {
+        if (!feed) return;
+        clearTimeout(feed.idle);
+        this.server.unsubscribeFrom(feed.endpoint);
+        this.feeds.delete(record.id);
+        return;
+      }
+      if (feed?.endpoint === record.pub) return;
+      if (feed) this.server.unsubscribeFrom(feed.endpoint);
+      this.server.subscribeTo({
+        endpoint: record.pub,
+        serverKey: record.publicKey ?? config.curve?.publicKeys[record.id],
+      });
+      this.feeds.set(record.id, { endpoint: record.pub, listeners: feed?.listeners ?? 0 });
+      if (feed && feed.listeners > 0) void this.listen(record.id).then(() => this.leave(record.id));
+    });
   }
 
   /** One more client of node `id`: resolves once the node's events flow to the gateway. */
@@ -65,7 +84,7 @@ export class NodeFeeds implements OnApplicationShutdown {
     if (--feed.listeners > 0) return;
     feed.idle = setTimeout(() => {
       feed.idle = undefined;
-      if (feed.listeners > 0) return;
+      if (feed.listeners > 0 || this.feeds.get(id) !== feed) return;
       this.server.setTopics(feed.endpoint, []);
       feed.ready = undefined;
     }, FEED_IDLE_MS);

@@ -61,14 +61,37 @@ export class NodesGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
+  /**
+   * Every client hears `membership` when a member is admitted, joins or is retired; the
+   * clients of a retired node's namespace get `retired` and are disconnected.
+   */
+  private followMembership(): void {
+    this.nodes.onChange((record) => {
+      const server: Server | undefined = this.parent?.server;
+      if (!server) return;
+      const event = { members: this.nodes.members(), changed: record };
+      for (const [name, namespace] of server._nsps)
+        if (NAMESPACE.test(name)) namespace.emit('membership', event);
+      if (record.state !== 'retired') return;
+      const room = this.room(record.id);
+      if (!room) return;
+      room.emit('retired', {
+        nodeId: record.id,
+        message: `node ${record.id} was retired from the cluster (entry ${record.since})`,
+      });
+      room.disconnectSockets(true);
+    });
+  }
+
   afterInit(parent: Namespace): void {
+    this.followMembership();
     parent.use((socket, next) => {
-      const id = nodeIdOf(socket);
-      if (this.nodes.ids.includes(id)) next();
-      else
-        next(
-          new Error(`unknown node "${id}"; the cluster's nodes are ${this.nodes.ids.join(', ')}`),
-        );
+      try {
+        this.nodes.assertKnown(nodeIdOf(socket));
+        next();
+      } catch (error) {
+        next(new Error((error as Error).message));
+      }
     });
   }
 
