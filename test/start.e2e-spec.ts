@@ -119,6 +119,82 @@ describe('npm start (scripts/start.js)', () => {
     }
   });
 
+  it('adds a node with npm run node:add, starts it again next time, and never again once retired', async () => {
+    const basePort = await freePortBlock(50);
+    const port = await freePortBlock(1);
+    const env = {
+      CHAT_NODES: '3',
+      CHAT_BASE_PORT: String(basePort),
+      PORT: String(port),
+      DATA_DIR: dataDir,
+    };
+    const url = `http://127.0.0.1:${port}`;
+    const nodes = async () =>
+      (
+        (await (await fetch(`${url}/nodes`)).json()) as {
+          id: string;
+          member: string;
+          up: boolean;
+        }[]
+      )
+        .filter((n) => n.up)
+        .map((n) => `${n.id}:${n.member}`);
+    const nodeAdd = (id: string) =>
+      new Promise<{ code: number | null; output: string }>((resolve) => {
+        const child = spawn(process.execPath, [join(ROOT, 'scripts/node-add.js'), id], {
+          env: { ...process.env, DATA_DIR: dataDir },
+        });
+        let output = '';
+        child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+        child.once('exit', (code) => resolve({ code, output }));
+      });
+    let supervisor = new Supervisor(env);
+    try {
+      await supervisor.waitFor(/Causal chat is running with 3 nodes/);
+      await fetch(`${url}/nodes/n0/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'before n3' }),
+      });
+      const added = await nodeAdd('n3');
+      expect(added.code).toBe(0);
+      expect(added.output).toMatch(
+        new RegExp(`added n3 at 127\\.0\\.0\\.1:${basePort + 30} \\(pid \\d+\\)`),
+      );
+      await supervisor.waitFor(/n3\s*\S*\| started \(pid \d+\)/);
+      await waitUntil(async () => (await nodes()).includes('n3:active'), 30_000, 'n3 to join');
+      const again = await nodeAdd('n3');
+      expect(again.code).toBe(1);
+      expect(again.output).toContain('n3 is already a process of this cluster');
+      expect(await supervisor.stop()).toBe(0);
+
+      // The next start starts n3 again, on its data: no second join.
+      supervisor = new Supervisor(env);
+      await supervisor.waitFor(/Causal chat is running with 4 nodes/);
+      const history = await (await fetch(`${url}/nodes/n3/messages?limit=100`)).json();
+      expect((history as HistoryPage).messages.map((m) => m.text)).toContain('before n3');
+
+      const mark = supervisor.output.length;
+      const retired = await fetch(`${url}/cluster/members/n3`, { method: 'DELETE' });
+      expect(retired.status).toBe(200);
+      await supervisor.waitFor(/n3\s*\S*\| retired from the cluster: not started again/, mark);
+      await waitUntil(
+        async () => !(await nodes()).some((n) => n.startsWith('n3')),
+        10_000,
+        'n3 gone',
+      );
+      expect(await supervisor.stop()).toBe(0);
+
+      supervisor = new Supervisor(env);
+      await supervisor.waitFor(/Causal chat is running with 3 nodes/);
+      expect(supervisor.output).not.toMatch(/n3\s*\S*\| started/);
+      expect(await nodes()).toEqual(['n0:active', 'n1:active', 'n2:active']);
+    } finally {
+      await supervisor.stop();
+    }
+  });
+
   it('stops everything when a process fails before the cluster is up, rather than retrying', async () => {
     const supervisor = new Supervisor({
       CHAT_NODES: '2',
