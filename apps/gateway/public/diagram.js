@@ -46,7 +46,8 @@ function renderDiagram(events, from, to, width, ticks) {
     events.filter((e) => e.kind === 'hold').map((e) => [`${e.node}/${e.id}`, e]),
   );
   for (const e of events) {
-    if (e.kind !== 'deliver') continue;
+    // A retired node's lane is gone; arrows from or to it go with it.
+    if (e.kind !== 'deliver' || !state.members.includes(e.node)) continue;
     const sent = sends.get(e.id);
     const hold = holds.get(`${e.node}/${e.id}`);
     if (hold)
@@ -61,7 +62,7 @@ function renderDiagram(events, from, to, width, ticks) {
           y2: y(e.node),
         }),
       );
-    if (sent && e.node !== e.sender)
+    if (sent && e.node !== e.sender && state.members.includes(sent.node))
       parts.push(
         shape('line', {
           class: 'arrow',

@@ -3,15 +3,41 @@ import { api, askForToken } from './api.js';
 import { drawLive, pageRun, refreshRun, setMode } from './diagram.js';
 import { $ } from './dom.js';
 import { healAll, refreshLinks } from './network.js';
-import { createPanel, paintSelection, refreshStates } from './panel.js';
+import { createPanel, paintSelection, refreshStates, removePanel } from './panel.js';
 import { SCENARIOS } from './scenarios.js';
 import { WINDOW_MS, state } from './state.js';
 import { refreshVerdict, report } from './verdict.js';
 
+/**
+ * Panels, diagram lanes and the link matrix follow the membership: a node that is admitted
+ * gets a panel (which fills with the history as it catches up), a retired one loses it.
+ */
+async function syncMembers() {
+  const nodes = await api('GET', '/nodes', undefined, { ask: false });
+  const ids = nodes.map((n) => n.id);
+  for (const id of state.members) if (!ids.includes(id)) removePanel(id);
+  const added = ids.filter((id) => !state.nodes.has(id));
+  state.members = ids;
+  for (const id of added) createPanel(id);
+  if (added.length > 0) refreshLinks().catch(() => undefined);
+}
+
+/** "Add node" asks the launcher of npm start (through the gateway) to start one. */
+async function addNode() {
+  let k = state.members.length;
+  while (state.members.includes(`n${k}`)) k++;
+  const id = window.prompt('Id of the new node:', `n${k}`);
+  if (!id || !id.trim()) return;
+  await api('POST', '/cluster/nodes', { id: id.trim() });
+  await syncMembers();
+}
+
 async function main() {
-  const nodes = await api('GET', '/nodes');
-  state.members = nodes.map((n) => n.id);
-  for (const id of state.members) createPanel(id);
+  await syncMembers();
+  state.onMembership = () => syncMembers().catch(report);
+  const config = await api('GET', '/ui-config').catch(() => ({ launcher: false }));
+  $('#add-node').hidden = !config.launcher;
+  $('#add-node').addEventListener('click', () => addNode().catch(report));
   $('#window-s').textContent = String(WINDOW_MS / 1000);
   $('#mode-live').addEventListener('click', () => setMode('live'));
   $('#mode-run').addEventListener('click', () => setMode('run'));
@@ -32,6 +58,7 @@ async function main() {
   });
   await Promise.all([refreshStates(), refreshLinks().catch(report), refreshVerdict()]);
   setInterval(() => refreshStates().catch(report), 2000);
+  setInterval(() => syncMembers().catch(() => undefined), 3000);
   setInterval(() => refreshLinks().catch(() => undefined), 3000);
   setInterval(refreshVerdict, 4000);
   setInterval(() => state.mode === 'live' && drawLive(), 250);

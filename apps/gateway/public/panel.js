@@ -14,7 +14,8 @@ const PANEL_WINDOW = 200;
 const PAGE_BACK = 100;
 
 function messageItem(message) {
-  const li = el('li');
+  // A membership entry ("n3 joined") sits in the history like any message, marked as such.
+  const li = el('li', message.member ? 'member-entry' : '');
   li.tabIndex = 0;
   li.dataset.id = message.id;
   li.dataset.index = String(message.index);
@@ -222,6 +223,10 @@ export function createPanel(id) {
   $('.partition', panel).addEventListener('click', () =>
     partition(id, !node.partitioned).catch(report),
   );
+  $('.retire', panel).addEventListener('click', async () => {
+    if (!window.confirm(`Retire ${id} for good? Its messages stay; the node stops.`)) return;
+    await api('DELETE', `/cluster/members/${id}`).catch(report);
+  });
   const socket = io(`/nodes/${id}`, { transports: ['websocket'] });
   node.socket = socket;
   socket.on('hello', async (hello) => {
@@ -243,9 +248,21 @@ export function createPanel(id) {
     renderHeld(node);
   });
   socket.on('clock', (event) => renderClock(node, event.clock));
+  socket.on('membership', () => state.onMembership?.());
+  socket.on('retired', () => removePanel(id));
   socket.on('connect_error', (error) => report(error));
   state.nodes.set(id, node);
   $('#panels').append(panel);
+}
+
+/** A retired node's panel goes, with its socket; its messages stay in the others. */
+export function removePanel(id) {
+  const node = state.nodes.get(id);
+  if (!node) return;
+  node.socket.close();
+  node.panel.remove();
+  state.nodes.delete(id);
+  state.members = state.members.filter((member) => member !== id);
 }
 
 export function setUp(node, up) {

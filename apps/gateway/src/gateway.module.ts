@@ -4,6 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { ConnectionAudit } from '@app/zmq-transport';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { MembersController } from './members/members.controller';
+import { UiConfigController } from './members/ui-config.controller';
 import { ClusterController } from './cluster/cluster.controller';
 import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
 import { HealthController } from './health/health.controller';
@@ -35,6 +36,7 @@ export class GatewayModule {
         NetworkController,
         ClusterController,
         MembersController,
+        UiConfigController,
         HealthController,
         MetricsController,
         NodeEventsController,
