@@ -1,10 +1,11 @@
 /**
- * npm run chaos [-- --duration SECONDS --nodes N --seed S]
+ * npm run chaos [-- --duration SECONDS --nodes N --seed S --membership 0|1]
  *
  * A real cluster (gateway + N node processes) under a workload of concurrent REST clients,
  * some answering what they read at one node from another node (reply chains), while a
  * nemesis on a seeded schedule changes link faults, partitions nodes, kills -9 and restarts
- * them, and pauses them (SIGSTOP/SIGCONT). Then everything heals, the cluster gets a bounded
+ * them, pauses them (SIGSTOP/SIGCONT), and (unless --membership 0) admits and joins new
+ * nodes and retires members, never below N active ones. Then everything heals, the cluster gets a bounded
  * quiescence, and an oracle of our own checks the ground truth we recorded: every 201 is
  * delivered at every node exactly once, every reply after its cause everywhere, nothing
  * delivered that was never sent, and the clocks' causal order (libs/causal checker).
@@ -22,6 +23,9 @@ const arg = (name: string, fallback: number) => {
 const DURATION_S = arg('duration', 60);
 const NODES = arg('nodes', 3);
 const SEED = arg('seed', Math.floor(Math.random() * 2 ** 31));
+const MEMBERSHIP = arg('membership', 1) !== 0;
+/** Slots for nodes that join during the run. */
+const SPARE = MEMBERSHIP ? 2 : 0;
 const CLIENTS = 6;
 const QUIESCENCE_MS = 60_000;
 
@@ -80,6 +84,7 @@ async function main(): Promise<void> {
   log(`seed ${SEED}, ${NODES} nodes, ${DURATION_S} s`);
   const cluster = await TestCluster.start({
     nodes: NODES,
+    spare: SPARE,
     env: { CHAT_LINK_DELAY_MS: '2', CHAT_LINK_JITTER_MS: '30', CHAT_SEED: String(SEED) },
   });
   const url = await cluster.startGateway({
@@ -90,7 +95,21 @@ async function main(): Promise<void> {
   const attempted = new Set<string>();
   const acknowledged: ChatMessage[] = [];
   const replies: Reply[] = [];
-  const faults: Record<string, number> = { links: 0, partition: 0, kill: 0, pause: 0, heal: 0 };
+  const faults: Record<string, number> = {
+    links: 0,
+    partition: 0,
+    kill: 0,
+    pause: 0,
+    heal: 0,
+    join: 0,
+    retire: 0,
+  };
+  /** Slots not yet used by a join, and members in the middle of a membership change. */
+  const spare = cluster.all.slice(NODES, NODES + SPARE);
+  const changing = new Set<string>();
+  const retired: string[] = [];
+  let membershipBusy = false;
+  const membershipProblems: string[] = [];
   const trace: string[] = [];
   const down = new Set<string>();
   const paused = new Set<string>();
@@ -126,7 +145,14 @@ async function main(): Promise<void> {
       await sleep(800 + random() * 1200);
       if (!running) break;
       const roll = random();
-      const target = pick(ids.filter((id) => !down.has(id)));
+      const target = pick(ids.filter((id) => !down.has(id) && !changing.has(id)));
+      if (MEMBERSHIP && roll < 0.25 && !membershipBusy) {
+        membershipBusy = true;
+        void changeMembership()
+          .catch((error: Error) => log(`membership change failed: ${error.stack}`))
+          .finally(() => (membershipBusy = false));
+        continue;
+      }
       if (roll < 0.3) {
         const settings = {
           dropRate: Math.round(random() * 40) / 100,
@@ -194,12 +220,91 @@ async function main(): Promise<void> {
     }
   };
 
+  /** Admits and joins a spare slot, or retires a member (never below NODES active ones). */
+  const changeMembership = async () => {
+    const operator = (method: string, path: string, body?: unknown) =>
+      fetch(`${url}${path}`, {
+        method,
+        headers: body ? { 'content-type': 'application/json' } : {},
+        body: body ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(40_000),
+      }).then(async (response) => ({ status: response.status, body: await response.json() }));
+    const candidates = ids.filter((id) => !down.has(id) && !paused.has(id) && !changing.has(id));
+    // Alternately: a join while there are only the founding count, else a retirement.
+    if (spare.length > 0 && ids.length <= NODES) {
+      const id = spare.shift()!;
+      changing.add(id);
+      const admitted = await operator('POST', '/cluster/members', {
+        id,
+        address: cluster.address(id),
+        publicKey: cluster.publicKey(id),
+      }).catch((error: Error) => ({ status: 0, body: { message: error.message } }));
+      if (admitted.status !== 201) {
+        trace.push(`admit ${id} refused: ${admitted.status} ${JSON.stringify(admitted.body)}`);
+        changing.delete(id);
+        return;
+      }
+      // The coordinator has applied the admission: it grants the join at once.
+      const via = candidates.includes(admitted.body.nodeId)
+        ? admitted.body.nodeId
+        : pick(candidates);
+      trace.push(`admit ${id}, join through ${via}`);
+      log(`admitted ${id}; it joins through ${via}`);
+      // A member cut off from the coordinator may not have the admission yet: the joiner
+      // says so and stops; it is started again through another member, as an operator would.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const through = attempt === 0 ? via : pick(ids.filter((m) => !down.has(m) && m !== id));
+        try {
+          await cluster.startJoiner(id, through);
+          faults.join++;
+          break;
+        } catch (error) {
+          trace.push(
+            `join of ${id} through ${through} failed: ${(error as Error).message.slice(-200)}`,
+          );
+          log(`join of ${id} through ${through} failed: ${(error as Error).message.slice(-300)}`);
+          await cluster.kill(id);
+        }
+      }
+      changing.delete(id);
+      return;
+    }
+    if (ids.length <= NODES) return;
+    const id = pick(candidates);
+    if (!id) return;
+    changing.add(id);
+    const answer = await operator('DELETE', `/cluster/members/${id}`).catch((error: Error) => ({
+      status: 0,
+      body: { message: error.message },
+    }));
+    if (answer.status !== 200) {
+      trace.push(
+        `retire ${id} refused: ${answer.status} ${JSON.stringify(answer.body).slice(0, 200)}`,
+      );
+      log(`retire ${id} refused: ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`);
+      changing.delete(id);
+      return;
+    }
+    trace.push(`retire ${id}`);
+    log(`retired ${id}`);
+    ids.splice(ids.indexOf(id), 1);
+    retired.push(id);
+    faults.retire++;
+    const code = await Promise.race([cluster.exitCode(id), sleep(20_000).then(() => 'running')]);
+    if (code !== 10) {
+      trace.push(`retired ${id} did not exit with 10 (${code})`);
+      membershipProblems.push(`retired ${id} did not exit with code 10 (${code})`);
+    }
+    changing.delete(id);
+  };
+
   const started = Date.now();
   const work = [...Array(CLIENTS).keys()].map(client);
   const chaos = nemesis();
   await sleep(DURATION_S * 1000);
   running = false;
   await Promise.all([...work, chaos]);
+  while (membershipBusy || changing.size > 0) await sleep(100);
   log(
     `nemesis stopped after ${Math.round((Date.now() - started) / 1000)} s: ${acknowledged.length} acknowledged; healing`,
   );
@@ -238,7 +343,9 @@ async function main(): Promise<void> {
         violations.push(`${node}: ${m.id} delivered twice`);
       }
       positions.set(m.id, i);
-      if (!attempted.has(m.text)) violations.push(`${node}: ${m.id} "${m.text}" was never sent`);
+      // Membership entries ("n3 joined") are the nodes' own: nobody sent them as chat.
+      if (!m.member && !attempted.has(m.text))
+        violations.push(`${node}: ${m.id} "${m.text}" was never sent`);
     });
     for (const m of acknowledged) {
       if (!positions.has(m.id)) {
@@ -268,6 +375,7 @@ async function main(): Promise<void> {
   for (const v of report.violations)
     violations.push(`${v.node}: ${v.kind} ${v.message} ${v.detail}`);
   if (!converged) violations.push(`no convergence within ${QUIESCENCE_MS} ms`);
+  violations.push(...membershipProblems);
 
   const states = await Promise.all(ids.map((id) => cluster.state(id).catch(() => undefined)));
   const sum = (key: 'duplicatesDropped' | 'retransmissions') =>
@@ -285,6 +393,8 @@ async function main(): Promise<void> {
     maxHoldBack: Math.max(0, ...states.map((s) => s?.maxHeld ?? 0)),
     convergeMs,
     nodes: NODES,
+    members: [...ids],
+    retired,
     durationS: DURATION_S,
     seed: SEED,
   };

@@ -257,7 +257,7 @@ function sponsor(except) {
 }
 
 async function gatewayRequest(method, path, body) {
-  const headers = { 'content-type': 'application/json' };
+  const headers = body ? { 'content-type': 'application/json' } : {};
   const token = process.env.GATEWAY_ADMIN_TOKEN;
   if (token && token !== 'none') headers.authorization = `Bearer ${token}`;
   const response = await fetch(`${gatewayUrls[0]}${path}`, {

@@ -256,7 +256,8 @@ export class TestCluster {
           throw new Error(`${id} exited with ${child.exitCode}: ${this.logs.get(id)?.join('')}`);
         return (await this.tryState(id)) !== undefined;
       },
-      15_000,
+      // A joiner answers once it has its grant, which may wait for the admission to arrive.
+      this.joiners.has(id) ? 45_000 : 15_000,
       `${id} to start`,
     );
   }

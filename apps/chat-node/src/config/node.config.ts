@@ -90,7 +90,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     join = {
       address: env.CHAT_JOIN!,
       rpc: target.rpc,
-      timeoutMs: envInteger(env, 'CHAT_JOIN_TIMEOUT_MS', 10_000, 500, 600_000),
+      timeoutMs: envInteger(env, 'CHAT_JOIN_TIMEOUT_MS', 30_000, 500, 600_000),
     };
     members = [self];
   } else {
