@@ -255,8 +255,14 @@ async function main(): Promise<void> {
       for (let attempt = 0; attempt < 3; attempt++) {
         const through = attempt === 0 ? via : pick(ids.filter((m) => !down.has(m) && m !== id));
         try {
+          const joinStart = Date.now();
           await cluster.startJoiner(id, through);
           faults.join++;
+          const tookMs = Date.now() - joinStart;
+          if (tookMs > 10_000)
+            log(
+              `${id} took ${tookMs} ms to start:\n${cluster.logs.get(id)?.join('').slice(-1500)}`,
+            );
           break;
         } catch (error) {
           trace.push(

@@ -19,7 +19,7 @@ describe('fault campaign (npm run chaos, short)', () => {
         '--seed',
         seed,
       ],
-      { cwd: ROOT, encoding: 'utf8', timeout: 150_000 },
+      { cwd: ROOT, encoding: 'utf8', timeout: 240_000 },
     );
     const lines = run.stdout.trim().split('\n');
     const summary = JSON.parse(lines[lines.length - 1]);
@@ -39,5 +39,5 @@ describe('fault campaign (npm run chaos, short)', () => {
     expect(
       summary.faults.kill + summary.faults.partition + summary.faults.pause + summary.faults.links,
     ).toBeGreaterThan(3);
-  });
+  }, 260_000);
 });
