@@ -1,9 +1,8 @@
 import { connect } from 'node:net';
 import { Dealer, Publisher, Subscriber } from 'zeromq';
-import { checkCausalDelivery } from '@app/causal';
 import { ChatMessage, ClusterKeys, curveServer, ReplicaEvents, Requests } from '@app/contracts';
 import { CurveKeyPair, generateCurveKeyPair, ZmqClient, ZmqRequestError } from '@app/zmq-transport';
-import { checked, OPERATOR_KEY, TestCluster } from './support/cluster';
+import { expectCausalAndComplete, OPERATOR_KEY, TestCluster } from './support/cluster';
 import { recordingRelay } from './support/zmq';
 import { lastValueFrom } from 'rxjs';
 
@@ -27,20 +26,6 @@ function listen(subscriber: Subscriber): string[] {
     }
   })();
   return heard;
-}
-
-function expectCausalAndComplete(
-  logs: Map<string, ChatMessage[]>,
-  acknowledged: ChatMessage[],
-): void {
-  const report = checkCausalDelivery({
-    deliveries: Object.fromEntries([...logs].map(([id, log]) => [id, checked(log)])),
-    acknowledged,
-  });
-  expect(report.violations).toEqual([]);
-  const [first] = logs.values();
-  for (const log of logs.values())
-    expect(new Set(log.map((m) => m.id))).toEqual(new Set(first.map((m) => m.id)));
 }
 
 describe('chat-node (real processes, real SQLite, real sockets)', () => {

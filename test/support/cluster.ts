@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lastValueFrom } from 'rxjs';
-import { VectorClock } from '@app/causal';
+import { checkCausalDelivery, VectorClock } from '@app/causal';
 import {
   ChatMessage,
   ClusterKeys,
@@ -362,3 +362,21 @@ export class TestCluster {
 /** The checker's view of a delivery log. */
 export const checked = (messages: ChatMessage[]) =>
   messages.map((m) => ({ sender: m.sender, seq: m.seq, clock: VectorClock.of(m.clock) }));
+
+/**
+ * Every log is a causal delivery order, and holds everything acknowledged (the checker), and
+ * all logs hold the same set of messages.
+ */
+export function expectCausalAndComplete(
+  logs: Map<string, ChatMessage[]>,
+  acknowledged: ChatMessage[],
+): void {
+  const report = checkCausalDelivery({
+    deliveries: Object.fromEntries([...logs].map(([id, log]) => [id, checked(log)])),
+    acknowledged,
+  });
+  expect(report.violations).toEqual([]);
+  const [first] = logs.values();
+  for (const log of logs.values())
+    expect(new Set(log.map((m) => m.id))).toEqual(new Set(first.map((m) => m.id)));
+}

@@ -61,6 +61,17 @@ export function memberAt(id: string, address: string, field = 'address'): Member
 /** `host:port` of a member's ROUTER endpoint. */
 export const addressOf = (member: Member) => member.rpc.replace(/^tcp:\/\//, '');
 
+/** A founding member (from CHAT_MEMBERS) as a record: active since before any entry. */
+export function foundingRecord(member: Member, publicKey?: string): MemberRecord {
+  return {
+    ...member,
+    address: addressOf(member),
+    ...(publicKey ? { publicKey } : {}),
+    state: 'active',
+    since: null,
+  };
+}
+
 /** Validates a membership change from the network or an operator; `field` names the culprit. */
 export function parseMemberChange(untrusted: unknown): MemberChange {
   const fail = (field: string, reason: string): never => {

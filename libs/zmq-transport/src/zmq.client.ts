@@ -160,12 +160,7 @@ export class ZmqClient extends ClientProxy {
     const timer = setTimeout(
       () =>
         this.settle(withId.id, {
-          err: new ZmqRequestError(
-            'timeout',
-            endpoint,
-            pattern,
-            `no reply within ${timeoutMs} ms`,
-          ),
+          err: new ZmqRequestError('timeout', endpoint, pattern, `no reply within ${timeoutMs} ms`),
         }),
       timeoutMs,
     );

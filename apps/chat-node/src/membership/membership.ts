@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { VectorClock } from '@app/causal';
-import { addressOf, MemberChange, MemberRecord, MembershipView } from '@app/contracts';
+import { foundingRecord, MemberChange, MemberRecord, MembershipView } from '@app/contracts';
 import type { NodeConfig } from '../config/node.config';
 import { NODE_CONFIG } from '../config/node.tokens';
 import { MessageLog } from '../storage/message-log';
@@ -65,15 +65,7 @@ export class Membership {
       for (const record of view.members) this.put(record);
     } else {
       for (const member of config.members)
-        this.put({
-          ...member,
-          address: addressOf(member),
-          ...(config.curve?.publicKeys[member.id]
-            ? { publicKey: config.curve.publicKeys[member.id] }
-            : {}),
-          state: 'active',
-          since: null,
-        });
+        this.put(foundingRecord(member, config.curve?.publicKeys[member.id]));
     }
   }
 

@@ -10,7 +10,7 @@ import {
   OnApplicationShutdown,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { addressOf, MemberRecord, MembershipView, Requests } from '@app/contracts';
+import { foundingRecord, MemberRecord, MembershipView, Requests } from '@app/contracts';
 import { ConnectionAudit, ZmqClient, ZmqRequestError } from '@app/zmq-transport';
 import { GATEWAY_CONFIG, GatewayConfig } from '../config/gateway.config';
 
@@ -53,15 +53,7 @@ export class NodeDirectory implements OnApplicationBootstrap, OnApplicationShutd
     private readonly audit: ConnectionAudit,
   ) {
     for (const member of config.members)
-      this.put({
-        ...member,
-        address: addressOf(member),
-        ...(config.curve?.publicKeys[member.id]
-          ? { publicKey: config.curve.publicKeys[member.id] }
-          : {}),
-        state: 'active',
-        since: null,
-      });
+      this.put(foundingRecord(member, config.curve?.publicKeys[member.id]));
   }
 
   /** The members that are not retired, in the order they were first known. */
