@@ -14,13 +14,13 @@ export interface StoredGrant {
   readonly clock: Record<string, number>;
 }
 
-/** An entry of the log that changes the membership, as Membership applies it. */
+/** An entry of the log that changes the membership (a stored message with `member`). */
 export interface MembershipEntry {
   readonly id: string;
   readonly sender: string;
   readonly seq: number;
   readonly clock: VectorClock;
-  readonly member: MemberChange;
+  readonly member?: MemberChange;
 }
 
 type Listener = (record: MemberRecord, previous: MemberRecord | undefined) => void;
@@ -110,6 +110,7 @@ export class Membership {
    */
   apply(entry: MembershipEntry): boolean {
     const change = entry.member;
+    if (!change) return false;
     const previous = this.records.get(change.id);
     let next: MemberRecord | undefined;
     switch (change.op) {

@@ -397,7 +397,7 @@ export class Replica implements OnModuleDestroy {
     const deliverEvent = this.trace.record('deliver', message.id);
     // A membership entry changes the membership here, and the new membership is written in
     // the same transaction as the entry: a restart resumes with what the log implies.
-    const changed = message.member !== undefined && this.membership.apply(message as never);
+    const changed = message.member !== undefined && this.membership.apply(message);
     this.writes.push({
       delivery: { index, message, deliveredAt },
       events: [...before, deliverEvent],
@@ -508,7 +508,7 @@ export class Replica implements OnModuleDestroy {
   async retireSelf(entry: StoredMessage): Promise<void> {
     if (entry.member?.op !== 'retire' || entry.member.id !== this.nodeId) return;
     this.accept(entry, true);
-    if (this.membership.self.state !== 'retired' && this.membership.apply(entry as never))
+    if (this.membership.self.state !== 'retired' && this.membership.apply(entry))
       this.log.writeMeta({ [MEMBERSHIP_KEY]: this.membership.serialized() });
     this.flush();
     await this.published;
