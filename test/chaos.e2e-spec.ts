@@ -22,7 +22,14 @@ describe('fault campaign (npm run chaos, short)', () => {
       { cwd: ROOT, encoding: 'utf8', timeout: 240_000 },
     );
     const lines = run.stdout.trim().split('\n');
-    const summary = JSON.parse(lines[lines.length - 1]);
+    let summary;
+    try {
+      summary = JSON.parse(lines[lines.length - 1]);
+    } catch {
+      throw new Error(
+        `the campaign ended without a summary (status ${run.status}, signal ${run.signal}):\n${run.stdout.slice(-2000)}\n${run.stderr.slice(-4000)}`,
+      );
+    }
     // On failure the output names the seed and the nemesis trace to replay.
     expect({
       status: run.status,

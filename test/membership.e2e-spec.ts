@@ -184,7 +184,7 @@ describe('membership: nodes join and leave a running cluster (real processes, re
   });
 
   it('refuses bad membership changes with a clear error and leaves the membership as it was', async () => {
-    cluster = await TestCluster.start({ spare: 2 });
+    cluster = await TestCluster.start({ spare: 2, env: { CHAT_RETIRE_WAIT_MS: '1500' } });
     const c = cluster;
     const refused = (id: string, pattern: string, body: unknown) =>
       c.request(id, pattern, body).then(
@@ -287,5 +287,25 @@ describe('membership: nodes join and leave a running cluster (real processes, re
     for (const id of c.ids) expect(await seen(id)).toEqual(expected);
     const states: NodeState[] = await Promise.all(c.ids.map((id) => c.state(id)));
     for (const s of states) expect(s.buffered).toEqual([]);
+
+    // A retirement whose coordinator cannot get the member's messages does not go ahead, and
+    // the member, told to stop originating for it, takes messages again.
+    await c.setLink('n0', 'n1', { partitioned: true });
+    await c.setLink('n0', 'n2', { partitioned: true });
+    await c.send('n2', 'only n2 and n1 have this');
+    expect(await refused('n0', Requests.retire, { id: 'n2' })).toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining('cannot retire n2 yet: n0 has'),
+    });
+    await c.waitUntil(
+      () =>
+        c.send('n2', 'n2 takes messages again').then(
+          () => true,
+          () => false,
+        ),
+      5_000,
+      'n2 to take messages again',
+    );
+    expect((await membershipOf(c, 'n0')).members.find((m) => m.id === 'n2')!.state).toBe('active');
   });
 });

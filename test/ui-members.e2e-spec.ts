@@ -65,7 +65,9 @@ describe('web UI: the cluster grows and shrinks (Chromium against npm start)', (
     await page.goto(url);
     await page.waitForSelector('.panel .node-name');
     expect(await page.locator('.panel').count()).toBe(3);
-    expect(await page.locator('.link-matrix button.link').count()).toBe(6);
+    await page.waitForFunction(
+      () => document.querySelectorAll('.link-matrix button.link').length === 6,
+    );
 
     await page.locator('#add-node').click();
     const n3 = page.locator('.panel', { has: page.locator('.node-name', { hasText: /^n3$/ }) });

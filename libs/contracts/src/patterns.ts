@@ -16,7 +16,7 @@ export const Requests = {
   retire: 'membership.retire',
   /** A joiner asks an admitted id's grant: `{id, address}` -> `JoinGrant`. */
   join: 'membership.join',
-  /** A coordinator asks a retiring member to stop originating: -> `{lastSeq}`. */
+  /** A coordinator asks a retiring member to stop originating: -> `{lastSeq}`; `{resume: true}` undoes it. */
   drain: 'membership.drain',
   /** A coordinator tells a retired member it is out: `{entry}`; it exits. */
   leave: 'membership.leave',

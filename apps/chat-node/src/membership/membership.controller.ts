@@ -110,10 +110,15 @@ export class MembershipController {
       // before it applies the retirement, and nothing of id's is lost or left waiting.
       try {
         await this.replica.whenDelivered(id, lastSeq, this.config.retireWaitMs);
-      } catch (error) {
+      } catch {
+        // It was told to stop originating: it takes messages again.
+        void this.links.clients
+          .get(id)
+          ?.request(Requests.drain, { resume: true })
+          .catch(() => undefined);
         throw refuse(
           'CONFLICT',
-          `cannot retire ${id} yet: ${(error as Error).message}; its messages must be here first`,
+          `cannot retire ${id} yet: ${this.config.nodeId} has ${id}'s messages up to ${id}:${this.replica.clock().get(id)} of ${id}:${lastSeq} after ${this.config.retireWaitMs} ms (a cut link?); ${id} keeps working as a member, retry once they arrive`,
         );
       }
       // Its client goes once the entry is applied here; the `leave` below still needs it.
@@ -166,10 +171,15 @@ export class MembershipController {
     return { ...this.membership.view(), clients, clock: this.replica.clockJson() };
   }
 
-  /** A coordinator retires this node: it stops originating and says its last seq. */
+  /**
+   * A coordinator retires this node: it stops originating and says its last seq once that is
+   * durable; `{resume: true}` when the retirement could not go ahead: it originates again.
+   */
   @MessagePattern(Requests.drain)
-  async drain(): Promise<{ nodeId: string; lastSeq: number }> {
-    return { nodeId: this.config.nodeId, lastSeq: await this.replica.drain() };
+  async drain(@Payload() body: unknown): Promise<{ nodeId: string; lastSeq: number }> {
+    if ((body as { resume?: unknown } | null)?.resume === true) this.replica.resume();
+    else await this.replica.drain();
+    return { nodeId: this.config.nodeId, lastSeq: this.replica.clock().get(this.config.nodeId) };
   }
 
   /** A coordinator says this node is retired, with the entry; it takes it like a fetched one. */

@@ -274,6 +274,11 @@ export class Replica implements OnModuleDestroy {
     return this.buffer.delivered(this.nodeId);
   }
 
+  /** A retirement that could not go ahead: this node takes messages again. */
+  resume(): void {
+    if (this.membership.self.state !== 'retired') this.draining = false;
+  }
+
   private originateEntry(
     text: string,
     author?: string,
