@@ -25,6 +25,8 @@ export class PeerLinks implements OnApplicationBootstrap, OnApplicationShutdown 
   readonly clients = new Map<string, ZmqClient>();
   private readonly logger = new Logger(PeerLinks.name);
   private started = false;
+  /** peer id -> the record its sockets were made for (an address can change: see Membership). */
+  private readonly linked = new Map<string, MemberRecord>();
 
   constructor(
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
@@ -69,6 +71,15 @@ export class PeerLinks implements OnApplicationBootstrap, OnApplicationShutdown 
       this.publisher.setAllowed(record.id, key);
     }
     this.network.add(record.id);
+    // Two concurrent admissions of one id settle on one of them everywhere; if the one that
+    // won has another address than the one applied first, the sockets move to it.
+    const before = this.linked.get(record.id);
+    if (before && before.rpc !== record.rpc) {
+      this.server.unsubscribeFrom(before.pub);
+      void this.clients.get(record.id)?.close();
+      this.clients.delete(record.id);
+    }
+    this.linked.set(record.id, record);
     if (!this.clients.has(record.id))
       this.clients.set(
         record.id,
@@ -92,7 +103,8 @@ export class PeerLinks implements OnApplicationBootstrap, OnApplicationShutdown 
       this.server.setAllowed(record.id, undefined);
       this.publisher.setAllowed(record.id, undefined);
     }
-    this.server.unsubscribeFrom(record.pub);
+    this.server.unsubscribeFrom(this.linked.get(record.id)?.pub ?? record.pub);
+    this.linked.delete(record.id);
     this.network.remove(record.id);
     const client = this.clients.get(record.id);
     this.clients.delete(record.id);
