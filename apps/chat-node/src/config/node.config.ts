@@ -7,6 +7,7 @@ import {
   Member,
   memberAt,
   Limits,
+  NODE_ID_PATTERN,
   parseCurveKeyOrConfigError,
   parseMembers,
 } from '@app/contracts';
@@ -75,7 +76,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
   let join: NodeConfig['join'];
   if (joining) {
     if (!nodeId) throw new ConfigError('CHAT_NODE_ID', 'is required: the id it was admitted under');
-    if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(nodeId))
+    if (!NODE_ID_PATTERN.test(nodeId))
       throw new ConfigError(
         'CHAT_NODE_ID',
         `"${nodeId}" must be a letter then up to 31 letters, digits, _ or -`,

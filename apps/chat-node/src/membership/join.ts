@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { JoinGrant, MemberRecord, Requests } from '@app/contracts';
+import { addressOf, JoinGrant, MemberRecord, Requests } from '@app/contracts';
 import { ZmqClient, ZmqRequestError } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
 import { MessageLog } from '../storage/message-log';
-import { JOIN_GRANT_KEY, MEMBERSHIP_KEY, StoredGrant } from './membership';
+import { JOIN_CLIENTS_KEY, JOIN_GRANT_KEY, MEMBERSHIP_KEY, StoredGrant } from './membership';
 
 /** A node that cannot start because of its place in the membership; says why, and what to do. */
 export class MembershipError extends Error {
@@ -34,7 +34,7 @@ export async function prepareMembership(config: NodeConfig, log: MessageLog): Pr
         `node ${config.nodeId} was retired from the cluster (entry ${self.since}); its data stays in ${log.file}. A retired id never comes back: admit and join a new id to add a node`,
         10,
       );
-    const clients = log.restored.meta.join_clients;
+    const clients = log.restored.meta[JOIN_CLIENTS_KEY];
     return clients ? withClients(config, JSON.parse(clients) as Record<string, string>) : config;
   }
   if (!config.join) return config;
@@ -42,7 +42,7 @@ export async function prepareMembership(config: NodeConfig, log: MessageLog): Pr
   log.writeMeta({
     [MEMBERSHIP_KEY]: JSON.stringify({ version: grant.version, members: grant.members }),
     [JOIN_GRANT_KEY]: JSON.stringify({ clock: grant.clock } satisfies StoredGrant),
-    join_clients: JSON.stringify(grant.clients),
+    [JOIN_CLIENTS_KEY]: JSON.stringify(grant.clients),
   });
   return withClients(config, grant.clients);
 }
@@ -86,7 +86,7 @@ async function askOnce(config: NodeConfig, nonce: string, timeoutMs: number): Pr
   try {
     const grant = await client.request<JoinGrant>(Requests.join, {
       id: config.nodeId,
-      address: config.self.rpc.replace(/^tcp:\/\//, ''),
+      address: addressOf(config.self),
       nonce,
     });
     if (!grant || !Array.isArray(grant.members) || typeof grant.clock !== 'object')

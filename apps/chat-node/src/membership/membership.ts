@@ -1,13 +1,23 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { VectorClock } from '@app/causal';
-import { foundingRecord, MemberChange, MemberRecord, MembershipView } from '@app/contracts';
+import {
+  foundingRecord,
+  MemberChange,
+  memberAt,
+  MemberRecord,
+  MembershipView,
+} from '@app/contracts';
 import type { NodeConfig } from '../config/node.config';
 import { NODE_CONFIG } from '../config/node.tokens';
 import { MessageLog } from '../storage/message-log';
 
-/** Meta keys of the data file: the membership after the last change, and a joiner's grant. */
+/**
+ * Meta keys of the data file: the membership after the last change, a joiner's grant (the
+ * clock to catch up to) and the gateway keys that came with it.
+ */
 export const MEMBERSHIP_KEY = 'membership';
 export const JOIN_GRANT_KEY = 'join_grant';
+export const JOIN_CLIENTS_KEY = 'join_clients';
 
 /** What a joiner keeps of its grant: where to catch up to before it says "joined". */
 export interface StoredGrant {
@@ -116,10 +126,8 @@ export class Membership {
     switch (change.op) {
       case 'admit': {
         const fresh: MemberRecord = {
-          id: change.id,
+          ...memberAt(change.id, change.address),
           address: change.address,
-          rpc: `tcp://${change.address}`,
-          pub: pubOf(change.address),
           ...(change.publicKey ? { publicKey: change.publicKey } : {}),
           state: 'admitted',
           since: entry.id,
@@ -172,10 +180,4 @@ export class Membership {
     if (record.state === 'retired') this.publishers.delete(record.pub);
     else this.publishers.set(record.pub, record.id);
   }
-}
-
-/** `tcp://host:port+1` for `host:port`. */
-export function pubOf(address: string): string {
-  const at = address.lastIndexOf(':');
-  return `tcp://${address.slice(0, at)}:${Number(address.slice(at + 1)) + 1}`;
 }
