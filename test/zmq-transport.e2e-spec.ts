@@ -202,6 +202,48 @@ describe('ZeroMQ transport (real sockets on loopback)', () => {
     router.close();
   });
 
+  it('times out each call at its own deadline, whatever order the calls came in', async () => {
+    // A ROUTER that answers only "sum": the other calls can end only by their timeouts.
+    const router = new Router({ linger: 0 });
+    cleanup.push(async () => router.close());
+    await router.bind('tcp://127.0.0.1:*');
+    void (async () => {
+      for await (const [identity, ...packets] of router) {
+        for (const p of packets) {
+          const { id, pattern, data } = JSON.parse(p.toString()) as {
+            id: string;
+            pattern: string;
+            data: number[];
+          };
+          if (pattern === 'sum')
+            await router.send([identity, JSON.stringify({ id, response: data[0] + data[1] })]);
+          if (pattern === 'sum')
+            await router.send([identity, JSON.stringify({ id, isDisposed: true })]);
+        }
+      }
+    })().catch(() => undefined);
+    const client = track(new ZmqClient({ connect: router.lastEndpoint!, timeoutMs: 5000 }));
+    expect(await client.request('sum', [1, 1])).toBe(2); // connected; a reply in two parts
+    const started = performance.now();
+    const ended = (promise: Promise<unknown>) =>
+      failure(promise).then((error) => ({ error, after: performance.now() - started }));
+    // The long deadline first, the short ones after it: the short ones must not wait for it.
+    const long = ended(client.request('mute', {}, 2500));
+    const short = ended(client.request('mute', {}, 300));
+    const middle = ended(client.request('mute', {}, 900));
+    expect(await client.request('sum', [2, 3])).toBe(5); // the others do not hold answers up
+    const [s, m, l] = await Promise.all([short, middle, long]);
+    for (const { error } of [s, m, l]) expect((error as ZmqRequestError).code).toBe('timeout');
+    expect((s.error as Error).message).toContain('no reply within 300 ms');
+    expect((l.error as Error).message).toContain('no reply within 2500 ms');
+    expect(s.after).toBeGreaterThanOrEqual(290);
+    expect(s.after).toBeLessThan(800);
+    expect(m.after).toBeGreaterThanOrEqual(890);
+    expect(m.after).toBeLessThan(2000);
+    expect(l.after).toBeGreaterThanOrEqual(2490);
+    expect(client.pendingCount).toBe(0);
+  });
+
   it('answers packets that arrive together with replies that leave together', async () => {
     const { app, endpoint } = await startServer();
     track(app);

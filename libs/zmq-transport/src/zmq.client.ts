@@ -10,10 +10,32 @@ import { SocketWriter } from './socket-writer';
 
 export type ZmqClientStatus = 'connected' | 'disconnected' | 'closed';
 
-interface Pending {
-  readonly pattern: string;
-  readonly callback: (packet: WritePacket) => void;
-  readonly timer: NodeJS.Timeout;
+/**
+ * One call waiting for its reply: either a `request()` (a promise: `resolve`/`reject`, and
+ * the last response seen) or Nest's `send()` (an observer `callback`). No timer of its own:
+ * the client keeps one, armed for the earliest deadline (see `arm`).
+ */
+class Pending {
+  last: unknown;
+
+  constructor(
+    readonly pattern: string,
+    readonly timeoutMs: number,
+    readonly deadline: number,
+    readonly callback?: (packet: WritePacket) => void,
+    readonly resolve?: (value: unknown) => void,
+    readonly reject?: (reason: unknown) => void,
+  ) {}
+
+  deliver(packet: WritePacket): void {
+    if (this.callback) return this.callback(packet);
+    if (packet.err)
+      this.reject!(packet.err); // as Nest's ClientProxy judges it
+    else {
+      if (packet.response !== undefined) this.last = packet.response;
+      if (packet.isDisposed) this.resolve!(this.last);
+    }
+  }
 }
 
 /**
@@ -32,6 +54,14 @@ export class ZmqClient extends ClientProxy {
   private dealerWriter?: SocketWriter;
   private publisherWriter?: SocketWriter;
   private readonly pending = new Map<string, Pending>();
+  /** The one timeout timer, armed for `timerAt` (the earliest deadline it knows of). */
+  private timer?: NodeJS.Timeout;
+  private timerAt = Infinity;
+  /** Packet ids: a counter is unique per client, which is all a DEALER's replies need. */
+  private nextId = 0;
+  /** `"pattern"` as JSON, by pattern: the few patterns a client uses, quoted once. */
+  private readonly quoted = new Map<string, string>();
+  private readonly defaultSerializer: boolean;
   private connecting?: Promise<void>;
   private connected = false;
   private connectWaiters: (() => void)[] = [];
@@ -55,6 +85,7 @@ export class ZmqClient extends ClientProxy {
     this.connectTimeoutMs = options.connectTimeoutMs ?? ZMQ_DEFAULTS.connectTimeoutMs;
     this.maxFrameBytes = options.maxFrameBytes ?? ZMQ_DEFAULTS.maxFrameBytes;
     this.serializer = options.serializer ?? new JsonSerializer();
+    this.defaultSerializer = options.serializer === undefined;
     this.deserializer = options.deserializer ?? new JsonDeserializer();
   }
 
@@ -97,6 +128,7 @@ export class ZmqClient extends ClientProxy {
         ),
       });
     }
+    clearTimeout(this.timer);
     for (const resolve of this.connectWaiters.splice(0)) resolve();
     await Promise.all([this.dealerWriter?.flushed(), this.publisherWriter?.flushed()]);
     this.closeSockets();
@@ -125,55 +157,107 @@ export class ZmqClient extends ClientProxy {
    * `lastValueFrom(client.send(...))` gives, for callers on a hot path. Rejects with the
    * server's error or a {@link ZmqRequestError}.
    */
-  async request<T>(pattern: string, data: unknown, timeoutMs?: number): Promise<T> {
-    if (!this.dealer) await this.connect();
-    return new Promise<T>((resolve, reject) => {
-      let last: unknown;
-      this.publishWithin(timeoutMs ?? this.timeoutMs, { pattern, data }, (packet) => {
-        if (packet.err)
-          reject(packet.err); // as Nest's ClientProxy judges it
-        else {
-          if (packet.response !== undefined) last = packet.response;
-          if (packet.isDisposed) resolve(last as T);
-        }
-      });
-    });
+  request<T>(pattern: string, data: unknown, timeoutMs?: number): Promise<T> {
+    if (!this.dealer) return this.connect().then(() => this.request<T>(pattern, data, timeoutMs));
+    return new Promise<T>((resolve, reject) =>
+      this.call(
+        timeoutMs ?? this.timeoutMs,
+        pattern,
+        data,
+        undefined,
+        resolve as (value: unknown) => void,
+        reject,
+      ),
+    );
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
-    return this.publishWithin(this.timeoutMs, packet, callback);
+    const id = this.call(this.timeoutMs, packet.pattern, packet.data, callback);
+    return () => {
+      if (id !== undefined) this.forget(id);
+    };
   }
 
-  /** `publish` with a timeout of its own (a slow operation such as a retirement). */
-  private publishWithin(
+  /**
+   * Sends one request and registers its reply's handler: `callback` (Nest's observer) or
+   * `resolve`/`reject` (a promise, without an observer's closures around it). Returns the
+   * packet id, or undefined when there is no server to send to.
+   */
+  private call(
     timeoutMs: number,
-    packet: ReadPacket,
-    callback: (packet: WritePacket) => void,
-  ): () => void {
-    const pattern = this.normalizePattern(packet.pattern);
+    rawPattern: ReadPacket['pattern'],
+    data: unknown,
+    callback?: (packet: WritePacket) => void,
+    resolve?: (value: unknown) => void,
+    reject?: (reason: unknown) => void,
+  ): string | undefined {
+    const pattern = typeof rawPattern === 'string' ? rawPattern : this.normalizePattern(rawPattern);
     const endpoint = this.options.connect;
     if (!endpoint || !this.dealer) {
-      callback({ err: new Error(`ZmqClient has no server to send ${pattern} to: set "connect"`) });
-      return () => undefined;
+      const err = new Error(`ZmqClient has no server to send ${pattern} to: set "connect"`);
+      if (callback) callback({ err });
+      else reject!(err);
+      return undefined;
     }
-    const withId = this.assignPacketId(packet);
-    const timer = setTimeout(
-      () =>
-        this.settle(withId.id, {
-          err: new ZmqRequestError('timeout', endpoint, pattern, `no reply within ${timeoutMs} ms`),
-        }),
-      timeoutMs,
-    );
-    this.pending.set(withId.id, { pattern, callback, timer });
-    const outgoing = { ...withId, pattern };
+    const id = (++this.nextId).toString(36);
+    // Serialized before the call is registered: a payload JSON cannot encode fails here.
+    const frame = this.frame(id, pattern, data);
+    const deadline = performance.now() + timeoutMs;
+    this.pending.set(id, new Pending(pattern, timeoutMs, deadline, callback, resolve, reject));
+    this.arm(deadline);
     // Connected (the usual case): write now, without a hop through the microtask queue.
-    if (this.connected) this.write(withId.id, pattern, endpoint, outgoing);
-    else void this.sendWhenConnected(withId.id, pattern, endpoint, outgoing);
-    return () => {
-      const call = this.pending.get(withId.id);
-      if (call) clearTimeout(call.timer);
-      this.pending.delete(withId.id);
-    };
+    if (this.connected) this.write(id, pattern, endpoint, frame);
+    else void this.sendWhenConnected(id, pattern, endpoint, frame);
+    return id;
+  }
+
+  /** The request's frame: `{pattern, data, id}`, written directly with the default codec. */
+  private frame(id: string, pattern: string, data: unknown): Buffer | string {
+    if (!this.defaultSerializer) return toFrame(this.serializer.serialize({ pattern, data, id }));
+    let quoted = this.quoted.get(pattern);
+    if (quoted === undefined) {
+      quoted = JSON.stringify(pattern);
+      if (this.quoted.size < 1000) this.quoted.set(pattern, quoted);
+    }
+    const body = data === undefined ? undefined : JSON.stringify(data);
+    return body === undefined
+      ? `{"pattern":${quoted},"id":"${id}"}`
+      : `{"pattern":${quoted},"data":${body},"id":"${id}"}`;
+  }
+
+  /**
+   * Makes sure the timer fires by `deadline`. One timer for all pending calls instead of one
+   * each: most calls are answered in milliseconds, long before any deadline.
+   */
+  private arm(deadline: number): void {
+    if (deadline >= this.timerAt || this.closed) return;
+    clearTimeout(this.timer);
+    this.timerAt = deadline;
+    this.timer = setTimeout(
+      () => this.expire(),
+      Math.max(1, Math.ceil(deadline - performance.now())),
+    );
+  }
+
+  /** Fails the calls whose deadline passed and re-arms for the earliest of the rest. */
+  private expire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [id, call] of this.pending) {
+      if (call.deadline <= now) {
+        this.settle(id, {
+          err: new ZmqRequestError(
+            'timeout',
+            this.options.connect ?? '-',
+            call.pattern,
+            `no reply within ${call.timeoutMs} ms`,
+          ),
+        });
+      } else if (call.deadline < next) next = call.deadline;
+    }
+    if (next < Infinity) this.arm(next);
   }
 
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
@@ -268,7 +352,7 @@ export class ZmqClient extends ClientProxy {
     id: string,
     pattern: string,
     endpoint: string,
-    packet: ReadPacket,
+    frame: Buffer | string,
   ): Promise<void> {
     if (!(await this.whenConnected())) {
       this.settle(id, {
@@ -281,11 +365,10 @@ export class ZmqClient extends ClientProxy {
       });
       return;
     }
-    if (this.pending.has(id)) this.write(id, pattern, endpoint, packet);
+    if (this.pending.has(id)) this.write(id, pattern, endpoint, frame);
   }
 
-  private write(id: string, pattern: string, endpoint: string, packet: ReadPacket): void {
-    const frame = toFrame(this.serializer.serialize(packet));
+  private write(id: string, pattern: string, endpoint: string, frame: Buffer | string): void {
     if (!this.dealerWriter!.write([frame]))
       this.settle(id, { err: this.overloaded(pattern, endpoint) });
   }
@@ -343,16 +426,24 @@ export class ZmqClient extends ClientProxy {
   private deliverReply(id: string, packet: WritePacket): void {
     const call = this.pending.get(id);
     if (!call) return;
-    if (packet.isDisposed || packet.err !== undefined) this.settle(id, packet);
-    else call.callback(packet);
+    if (packet.isDisposed || packet.err !== undefined) this.forget(id);
+    call.deliver(packet);
   }
 
   private settle(id: string, packet: WritePacket): void {
     const call = this.pending.get(id);
     if (!call) return;
-    clearTimeout(call.timer);
+    this.forget(id);
+    call.deliver(packet);
+  }
+
+  /** Drops a call; the last one's going disarms the timer, which would hold the process. */
+  private forget(id: string): void {
     this.pending.delete(id);
-    call.callback(packet);
+    if (this.pending.size > 0 || this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
   }
 
   private closeSockets(): void {
