@@ -306,6 +306,8 @@ describe('gateway (gateway + three node processes on loopback)', () => {
     expect(metrics.text).toMatch(
       /gateway_http_requests_total\{method="GET",route="\/nodes\/:id\/state",status="200"\}/,
     );
+    // The Socket.IO test above had deliveries relayed to its subscribers.
+    expect(metrics.text).toMatch(/gateway_node_events_relayed_total\{event="delivered"\} [1-9]\d*/);
   });
 
   it('sends the same security headers on the API, the UI and the docs', async () => {
