@@ -194,7 +194,7 @@ export function spawnGateway(members: string, port: number, keysDir?: string): C
 
 /**
  * A load generator's request socket: the wire packets ZmqClient sends (`{pattern, data, id}`
- * on a DEALER, replies matched by id), without the Nest ClientProxy, rxjs and per-call timer
+ * on a DEALER, replies matched by id), without the Nest ClientProxy, rxjs and timeouts
  * around them. A bench that measures the nodes uses it so the generator, which shares the
  * two cores, costs as little as it can; bench:transport measures ZmqClient itself.
  */
