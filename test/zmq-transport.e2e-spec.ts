@@ -215,10 +215,9 @@ describe('ZeroMQ transport (real sockets on loopback)', () => {
             pattern: string;
             data: number[];
           };
-          if (pattern === 'sum')
-            await router.send([identity, JSON.stringify({ id, response: data[0] + data[1] })]);
-          if (pattern === 'sum')
-            await router.send([identity, JSON.stringify({ id, isDisposed: true })]);
+          if (pattern !== 'sum') continue;
+          await router.send([identity, JSON.stringify({ id, response: data[0] + data[1] })]);
+          await router.send([identity, JSON.stringify({ id, isDisposed: true })]);
         }
       }
     })().catch(() => undefined);

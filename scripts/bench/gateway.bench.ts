@@ -148,12 +148,11 @@ interface Posted {
  * of a core taken from the system under test, and shows in its tail.
  */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-function postJson<T>(url: string, path: string, body: string): Promise<T> {
-  const { hostname, port } = new URL(url);
+function postJson<T>(host: string, port: string, path: string, body: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const request = http.request(
       {
-        host: hostname,
+        host,
         port,
         path,
         method: 'POST',
@@ -190,6 +189,7 @@ async function postAtRate(
 ): Promise<Posted> {
   const postedAt = new Map<string, number>();
   let failed = 0;
+  const { hostname, port } = new URL(url);
   const start = performance.now();
   const posts: Promise<void>[] = [];
   for (let i = 0; i < rate * seconds; i++) {
@@ -198,7 +198,8 @@ async function postAtRate(
     const t0 = performance.now();
     posts.push(
       postJson<ChatMessage>(
-        url,
+        hostname,
+        port,
         `/nodes/n${i % 3}/messages`,
         JSON.stringify({ text: `${label} ${i}` }),
       ).then(
