@@ -1,4 +1,5 @@
 export * from './vector-clock';
+export * from './hybrid-clock';
 export * from './causal-buffer';
 export * from './causal-checker';
 export * from './causal.module';
