@@ -6,6 +6,7 @@ import type { NodeConfig } from './config/node.config';
 import {
   CONNECTION_AUDIT,
   NODE_CONFIG,
+  PHYSICAL_CLOCK,
   PUBLISHER,
   RETIRED,
   STORAGE_FAILED,
@@ -19,6 +20,9 @@ import { Repair } from './replication/repair';
 import { Replica } from './replication/replica';
 import { ReplicaController } from './replication/replica.controller';
 import { MessageLog } from './storage/message-log';
+import { ClockSync } from './time/clock-sync';
+import { PhysicalClock } from './time/physical-clock';
+import { TimeController } from './time/time.controller';
 
 /** Closes this node's publisher last, after the final batch went out. */
 class OutboundSockets implements OnApplicationShutdown {
@@ -39,9 +43,13 @@ class NodeCoreModule {
       providers: [
         { provide: NODE_CONFIG, useValue: config },
         { provide: MessageLog, useValue: log },
+        {
+          provide: PHYSICAL_CLOCK,
+          useValue: new PhysicalClock(Date.now, config.clock.offsetMs, config.clock.driftPpm),
+        },
         Membership,
       ],
-      exports: [NODE_CONFIG, MessageLog, Membership],
+      exports: [NODE_CONFIG, MessageLog, PHYSICAL_CLOCK, Membership],
     };
   }
 }
@@ -84,7 +92,7 @@ export class NodeModule {
           }),
         }),
       ],
-      controllers: [ReplicaController, MembershipController],
+      controllers: [ReplicaController, MembershipController, TimeController],
       providers: [
         { provide: CONNECTION_AUDIT, useValue: audit },
         { provide: ZMQ_SERVER, useValue: hooks.server },
@@ -110,6 +118,7 @@ export class NodeModule {
         PeerLinks,
         Replica,
         Repair,
+        ClockSync,
       ],
     };
   }

@@ -5,3 +5,4 @@ export * from './members';
 export * from './env';
 export * from './cluster-keys';
 export * from './membership';
+export * from './time';

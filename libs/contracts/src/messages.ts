@@ -1,5 +1,6 @@
 import type { ConnectionReport } from '@app/zmq-transport';
 import type { MemberChange, MemberRecord } from './membership';
+import type { Hlc, TimeView } from './time';
 /** A clock on the wire and in every API: node id -> count, every member listed. */
 export type ClockJson = Record<string, number>;
 
@@ -11,11 +12,19 @@ export interface ChatMessage {
   readonly clock: ClockJson;
   readonly text: string;
   readonly author?: string;
+  /** The sender's clock when it originated the message (skewed if its clock is). */
   readonly sentAt: string;
+  /** The hybrid logical timestamp the sender gave it: respects causality, near real time. */
+  readonly hlc?: Hlc;
+  /** True time (the operating system's clock) when it was originated: for diagrams. */
+  readonly trueSentAt?: string;
   /** Set on a membership entry ("n3 joined"): what it changes. */
   readonly member?: MemberChange;
   readonly index?: number;
+  /** The receiving node's clock when it delivered the message. */
   readonly deliveredAt?: string;
+  /** True time when it was delivered. */
+  readonly trueDeliveredAt?: string;
 }
 
 /** A chat message between replicas: also carries the sender's event-trace clock (ShiViz). */
@@ -121,6 +130,8 @@ export interface NodeState {
   /** Who connected to this node's sockets (by key name) and who was refused. */
   readonly connections: ConnectionReport;
   readonly startedAt: string;
+  /** The node's physical clock, its synchronization and its estimates of its peers. */
+  readonly time: TimeView;
 }
 
 /** ShiViz's default parser regex; a log is this, a blank line, then two lines per event. */

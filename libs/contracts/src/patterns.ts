@@ -8,6 +8,16 @@ export const Requests = {
   networkSet: 'network.set',
   networkReset: 'network.reset',
   fetch: 'replica.fetch',
+  /** The node's clocks (`TimeView`). */
+  clockGet: 'clock.get',
+  /** Operator, via the gateway: `{offsetMs?, driftPpm?}` of the simulated physical clock. */
+  clockSet: 'clock.set',
+  /** Operator, via the gateway: `{mode, setAt}` of the synchronization algorithm. */
+  clockSync: 'clock.sync',
+  /** Between nodes: NTP's timed request/reply (`TimePing` -> `TimePong`). */
+  timePing: 'time.ping',
+  /** Berkeley's master to a node: `TimeAdjust`. */
+  timeAdjust: 'time.adjust',
   /** The node's view of the membership (`MembershipView`). */
   membership: 'membership.get',
   /** Operator, via the gateway: admit `{id, address, publicKey?}` (the node logs the entry). */

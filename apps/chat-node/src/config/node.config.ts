@@ -11,7 +11,8 @@ import {
   parseCurveKeyOrConfigError,
   parseMembers,
 } from '@app/contracts';
-import type { LinkSettings } from '@app/contracts';
+import { ClockLimits, SYNC_MODES } from '@app/contracts';
+import type { LinkSettings, SyncMode } from '@app/contracts';
 import { MAX_AHEAD_LIMIT } from '@app/causal';
 
 export interface NodeConfig {
@@ -50,6 +51,13 @@ export interface NodeConfig {
   };
   /** How long a retirement waits for the leaving member's messages to arrive here (ms). */
   readonly retireWaitMs: number;
+  /** The simulated physical clock at start, and how often peers' clocks are sampled. */
+  readonly clock: {
+    readonly offsetMs: number;
+    readonly driftPpm: number;
+    readonly pingMs: number;
+    readonly sync: SyncMode;
+  };
 }
 
 function rate(env: Env, name: string, fallback: number): number {
@@ -60,6 +68,17 @@ function rate(env: Env, name: string, fallback: number): number {
     throw new ConfigError(name, `must be a number from 0 to 1, got "${raw}"`);
   }
   return value;
+}
+
+function syncMode(env: Env): SyncMode {
+  const raw = env.CHAT_CLOCK_SYNC;
+  if (raw === undefined || raw === '') return 'off';
+  if (!(SYNC_MODES as readonly string[]).includes(raw))
+    throw new ConfigError(
+      'CHAT_CLOCK_SYNC',
+      `must be one of ${SYNC_MODES.join(', ')}, got "${raw}"`,
+    );
+  return raw as SyncMode;
 }
 
 /** Reads and validates the node's configuration once, at start-up. */
@@ -158,5 +177,23 @@ export function loadNodeConfig(env: Env): NodeConfig {
     curve,
     ...(join ? { join } : {}),
     retireWaitMs: envInteger(env, 'CHAT_RETIRE_WAIT_MS', 15_000, 100, 600_000),
+    clock: {
+      offsetMs: envInteger(
+        env,
+        'CHAT_CLOCK_OFFSET_MS',
+        0,
+        -ClockLimits.offsetMs,
+        ClockLimits.offsetMs,
+      ),
+      driftPpm: envInteger(
+        env,
+        'CHAT_CLOCK_DRIFT_PPM',
+        0,
+        -ClockLimits.driftPpm,
+        ClockLimits.driftPpm,
+      ),
+      pingMs: envInteger(env, 'CHAT_CLOCK_PING_MS', 1_000, 50, 60_000),
+      sync: syncMode(env),
+    },
   };
 }

@@ -10,3 +10,5 @@ export const STORAGE_FAILED = Symbol('STORAGE_FAILED');
 export const ZMQ_SERVER = Symbol('ZMQ_SERVER');
 /** `() => void`: told once when this node delivered its own retirement (the process exits). */
 export const RETIRED = Symbol('RETIRED');
+/** The node's PhysicalClock: simulated offset and drift, plus synchronization's correction. */
+export const PHYSICAL_CLOCK = Symbol('PHYSICAL_CLOCK');

@@ -62,14 +62,14 @@ function withClients(config: NodeConfig, clients: Record<string, string>): NodeC
  * after the operator got the answer from another member, so "not admitted" is retried.
  */
 async function requestJoin(config: NodeConfig): Promise<JoinGrant> {
-  const deadline = Date.now() + config.join!.timeoutMs;
+  const deadline = performance.now() + config.join!.timeoutMs;
   const nonce = randomUUID();
   for (;;) {
     try {
-      return await askOnce(config, nonce, Math.max(500, deadline - Date.now()));
+      return await askOnce(config, nonce, Math.max(500, deadline - performance.now()));
     } catch (error) {
       const retry = (error as { retry?: boolean }).retry === true;
-      if (!retry || Date.now() > deadline) throw error;
+      if (!retry || performance.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }

@@ -158,7 +158,7 @@ export class MembershipController {
         'address',
       );
     const lease = this.leases.get(id);
-    const now = Date.now();
+    const now = performance.now();
     if (lease && lease.nonce !== nonce && now - lease.at < JOIN_LEASE_MS)
       throw refuse(
         'CONFLICT',

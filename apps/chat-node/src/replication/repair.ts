@@ -99,7 +99,7 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
       throw error;
     }
     const known = this.peers.get(from);
-    this.peers.set(from, { clock, lastHeard: Date.now() });
+    this.peers.set(from, { clock, lastHeard: performance.now() });
     // The first word from a peer that is far ahead (this node is back after a while): start
     // catching up now rather than at the next tick.
     if (!known && this.farBehind(clock)) this.repairTick();
@@ -116,7 +116,8 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
   reachable(peer: string): boolean {
     const record = this.peers.get(peer);
     return (
-      record !== undefined && Date.now() - record.lastHeard < 3 * this.config.heartbeatMs + 100
+      record !== undefined &&
+      performance.now() - record.lastHeard < 3 * this.config.heartbeatMs + 100
     );
   }
 
@@ -131,7 +132,7 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
       return {
         id: m.id,
         reachable: this.reachable(m.id),
-        lastHeardMsAgo: record ? Date.now() - record.lastHeard : null,
+        lastHeardMsAgo: record ? performance.now() - record.lastHeard : null,
         clock: record ? record.clock.toRecord(this.replica.members) : null,
       };
     });
@@ -169,7 +170,7 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
 
   private repairTick(): void {
     this.replica.maybeJoin();
-    const now = Date.now();
+    const now = performance.now();
     const byNode = new Map<string, FetchRange[]>();
     for (const gap of this.replica.missing(this.horizon())) {
       const ranges = byNode.get(gap.node);
@@ -266,7 +267,7 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
     const peer = this.pickPeer(node, ranges[0].fromSeq, 0);
     if (!peer) return;
     // Progress: the gap's new start counts as seen now, so the tick does not ask a second peer.
-    this.openGaps.set(node, { fromSeq: ranges[0].fromSeq, since: Date.now(), attempts: 1 });
+    this.openGaps.set(node, { fromSeq: ranges[0].fromSeq, since: performance.now(), attempts: 1 });
     void this.fetch(peer, node, capRanges(ranges, this.config.fetchPage));
   }
 }

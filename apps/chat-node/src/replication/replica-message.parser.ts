@@ -1,4 +1,4 @@
-import { InvalidClockError, VectorClock } from '@app/causal';
+import { InvalidClockError, InvalidHlcError, parseHlc, VectorClock } from '@app/causal';
 import { ClockJson, ConfigError, Limits, parseMemberChange } from '@app/contracts';
 import type { StoredMessage } from '../storage/message-log';
 
@@ -78,6 +78,27 @@ export function parseReplicaMessage(
   if (typeof sentAt !== 'string' || sentAt.length > 40 || Number.isNaN(Date.parse(sentAt))) {
     throw new InvalidReplicaMessageError('sentAt', 'must be an ISO date-time');
   }
+  let hlc;
+  if (untrusted.hlc !== undefined) {
+    try {
+      hlc = parseHlc(untrusted.hlc);
+    } catch (error) {
+      if (!(error instanceof InvalidHlcError)) throw error;
+      throw new InvalidReplicaMessageError(
+        error.field ? `hlc.${error.field}` : 'hlc',
+        error.reason,
+      );
+    }
+  }
+  const { trueSentAt } = untrusted;
+  if (
+    trueSentAt !== undefined &&
+    (typeof trueSentAt !== 'string' ||
+      trueSentAt.length > 40 ||
+      Number.isNaN(Date.parse(trueSentAt)))
+  ) {
+    throw new InvalidReplicaMessageError('trueSentAt', 'must be an ISO date-time');
+  }
   const trace = clockField(untrusted.trace ?? {}, 'trace', members);
   let member;
   if (untrusted.member !== undefined) {
@@ -96,6 +117,8 @@ export function parseReplicaMessage(
     text,
     ...(author !== undefined ? { author } : {}),
     sentAt,
+    ...(hlc ? { hlc } : {}),
+    ...(trueSentAt !== undefined ? { trueSentAt } : {}),
     trace: trace.toJSON() as ClockJson,
     ...(member ? { member } : {}),
   };

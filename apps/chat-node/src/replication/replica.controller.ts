@@ -22,6 +22,7 @@ import {
   parseReplicaMessage,
   parseSendRequest,
 } from './replica-message.parser';
+import { ClockSync } from '../time/clock-sync';
 import { Repair } from './repair';
 import { Replica } from './replica';
 import { RpcErrorFilter } from './rpc-error.filter';
@@ -52,6 +53,7 @@ export class ReplicaController {
     private readonly network: Network,
     private readonly membership: Membership,
     @Inject(CONNECTION_AUDIT) private readonly audit: ConnectionAudit,
+    private readonly clockSync: ClockSync,
   ) {
     this.memberSet = membership.known;
     this.publishers = membership.publishers;
@@ -103,6 +105,7 @@ export class ReplicaController {
       },
       connections: this.audit.report(),
       startedAt: this.replica.startedAt,
+      time: this.clockSync.view(),
     };
   }
 

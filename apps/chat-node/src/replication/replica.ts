@@ -2,7 +2,9 @@ import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/c
 import {
   CAUSAL_BUFFER,
   CausalBuffer,
+  Hlc,
   HoldBackOverflowError,
+  HybridClock,
   TooFarAheadError,
   VectorClock,
 } from '@app/causal';
@@ -23,10 +25,17 @@ import {
 } from '@app/contracts';
 import { ZmqClient } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
-import { NODE_CONFIG, PUBLISHER, RETIRED, STORAGE_FAILED } from '../config/node.tokens';
+import {
+  NODE_CONFIG,
+  PHYSICAL_CLOCK,
+  PUBLISHER,
+  RETIRED,
+  STORAGE_FAILED,
+} from '../config/node.tokens';
 import { JOIN_GRANT_KEY, MEMBERSHIP_KEY, Membership, StoredGrant } from '../membership/membership';
 import {
   Delivery,
+  HLC_KEY,
   LogWrite,
   MessageLog,
   StoredMessage,
@@ -34,8 +43,15 @@ import {
   TraceEvent,
   TracePage,
 } from '../storage/message-log';
+import { PhysicalClock } from '../time/physical-clock';
 import { EventTrace } from '../trace/event-trace';
 import { replicaBatches } from './replica-batches';
+
+/**
+ * How far ahead of this node's clock a message's HLC may be: two clocks each up to 7 days
+ * off (the most `PUT /clocks/:id` accepts) plus a day of drift.
+ */
+export const HLC_MAX_AHEAD_MS = 15 * 24 * 3600 * 1000;
 
 interface Origination {
   readonly resolve: (message: ChatMessage) => void;
@@ -102,7 +118,9 @@ export class Replica implements OnModuleDestroy {
   };
   /** Every id this node has known, in order (Membership's live list): clocks list them. */
   readonly members: string[];
-  readonly startedAt = new Date().toISOString();
+  readonly startedAt: string;
+  /** The node's hybrid logical clock: ticks on every origination, merges on every delivery. */
+  private readonly hlc: HybridClock;
   private readonly logger = new Logger(Replica.name);
   private readonly trace: EventTrace;
   private lastIndex: number;
@@ -144,15 +162,19 @@ export class Replica implements OnModuleDestroy {
     @Optional() @Inject(STORAGE_FAILED) private readonly storageFailed?: (error: Error) => void,
     /** Told once when this node delivered its own retirement (see main.ts). */
     @Optional() @Inject(RETIRED) private readonly retired?: () => void,
+    /** The node's only source of wall time (operating-system time when none is given). */
+    @Optional() @Inject(PHYSICAL_CLOCK) readonly physical: PhysicalClock = new PhysicalClock(),
   ) {
     this.members = membership.ids;
+    this.startedAt = physical.iso();
+    this.hlc = new HybridClock(() => physical.now(), log.restored.hlc);
     const grant = log.restored.meta[JOIN_GRANT_KEY];
     if (grant) this.joinClock = VectorClock.of((JSON.parse(grant) as StoredGrant).clock);
     const restored = log.restored;
     this.lastIndex = restored.lastIndex;
     this.lastAnnounced = restored.lastIndex;
     this.durableSeq = restored.clock.get(config.nodeId); // the log was synced when opened
-    this.trace = new EventTrace(config.nodeId, restored.trace);
+    this.trace = new EventTrace(config.nodeId, restored.trace, physical);
   }
 
   get nodeId(): string {
@@ -175,6 +197,11 @@ export class Replica implements OnModuleDestroy {
 
   clockJson(): ClockJson {
     return this.buffer.clock().toRecord(this.members);
+  }
+
+  /** The node's HLC now. */
+  hlcNow(): Hlc {
+    return this.hlc.current;
   }
 
   private readonly deliveryWaiters = new Set<{
@@ -288,7 +315,11 @@ export class Replica implements OnModuleDestroy {
     if (this.storageFailure) return Promise.reject(this.notKept(this.storageFailure));
     const seq = this.buffer.delivered(this.nodeId) + 1;
     const clock = this.buffer.clock().with(this.nodeId, seq);
-    const sendEvent = this.trace.record('send', `${this.nodeId}:${seq} ${JSON.stringify(text)}`);
+    const hlc = this.hlc.tick();
+    const sendEvent = this.trace.record(
+      'send',
+      `${this.nodeId}:${seq} hlc=${hlc.wallMs}.${hlc.logical} ${JSON.stringify(text)}`,
+    );
     const message: StoredMessage = {
       id: `${this.nodeId}:${seq}`,
       sender: this.nodeId,
@@ -296,7 +327,9 @@ export class Replica implements OnModuleDestroy {
       clock,
       text,
       ...(author !== undefined ? { author } : {}),
-      sentAt: new Date().toISOString(),
+      sentAt: this.physical.iso(),
+      hlc,
+      trueSentAt: new Date(this.physical.trueNow()).toISOString(),
       trace: sendEvent.clock,
       ...(member ? { member } : {}),
     };
@@ -306,7 +339,12 @@ export class Replica implements OnModuleDestroy {
     this.counters.sent++;
     return new Promise((resolve, reject) => {
       // delivered here the moment it is sent
-      const delivered = this.recordDelivery(message, [sendEvent], message.sentAt);
+      const delivered = this.recordDelivery(
+        message,
+        [sendEvent],
+        message.sentAt,
+        message.trueSentAt,
+      );
       this.originations.push({ resolve, reject, message, delivered });
     });
   }
@@ -319,6 +357,16 @@ export class Replica implements OnModuleDestroy {
     if (this.closed || this.storageFailure) return;
     this.counters.received++;
     if (repaired) this.counters.retransmissions++;
+    // A timestamp too far in the future would drag this node's HLC with it; refused before
+    // the hold-back buffer, so it never blocks anything (a sane sender's copy comes by repair).
+    if (message.hlc && message.hlc.wallMs - this.physical.now() > HLC_MAX_AHEAD_MS) {
+      this.counters.rejected++;
+      this.logOnce(
+        'hlc-ahead',
+        `message ${message.id} refused: hlc.wallMs is more than ${HLC_MAX_AHEAD_MS} ms ahead of this node's clock`,
+      );
+      return;
+    }
     const duplicatesBefore = this.buffer.stats.duplicates;
     let delivered: readonly StoredMessage[];
     try {
@@ -380,6 +428,8 @@ export class Replica implements OnModuleDestroy {
       text: view.text,
       ...(view.author !== undefined ? { author: view.author } : {}),
       sentAt: view.sentAt,
+      ...(message.hlc ? { hlc: message.hlc } : {}),
+      ...(message.trueSentAt ? { trueSentAt: message.trueSentAt } : {}),
       trace: message.trace,
       ...(message.member ? { member: message.member } : {}),
     };
@@ -396,21 +446,25 @@ export class Replica implements OnModuleDestroy {
   private recordDelivery(
     message: StoredMessage,
     before: TraceEvent[],
-    deliveredAt = new Date().toISOString(),
+    deliveredAt = this.physical.iso(),
+    trueDeliveredAt = new Date(this.physical.trueNow()).toISOString(),
   ): ChatMessage {
     const index = ++this.lastIndex;
+    // The HLC's receive rule, at delivery: a message delivered here is in the causal past of
+    // everything this node originates next, so its timestamp must be below theirs.
+    if (message.sender !== this.nodeId && message.hlc) this.hlc.receive(message.hlc);
     const deliverEvent = this.trace.record('deliver', message.id);
     // A membership entry changes the membership here, and the new membership is written in
     // the same transaction as the entry: a restart resumes with what the log implies.
     const changed = message.member !== undefined && this.membership.apply(message);
     this.writes.push({
-      delivery: { index, message, deliveredAt },
+      delivery: { index, message, deliveredAt, trueDeliveredAt },
       events: [...before, deliverEvent],
       ...(changed ? { meta: { [MEMBERSHIP_KEY]: this.membership.serialized() } } : {}),
     });
     if (changed && message.member!.op === 'retire' && message.member!.id === this.nodeId)
       this.retiredIndex = index;
-    const view = this.view(message, { index, deliveredAt });
+    const view = this.view(message, { index, deliveredAt, trueDeliveredAt });
     this.announced.push(view);
     this.counters.delivered++;
     for (const waiter of this.deliveryWaiters) {
@@ -436,6 +490,9 @@ export class Replica implements OnModuleDestroy {
     this.originations = [];
     this.announced = [];
     if (this.storageFailure) return this.refuse(originations, this.storageFailure);
+    // The HLC after this commit, in the same transaction: a restart resumes above every
+    // timestamp it gave out or merged, whatever its physical clock says then.
+    writes.push({ events: [], meta: { [HLC_KEY]: JSON.stringify(this.hlc.current) } });
     try {
       this.log.write(writes);
     } catch (error) {

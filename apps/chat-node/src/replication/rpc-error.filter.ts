@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, RpcExceptionFilter } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { Observable, throwError } from 'rxjs';
+import { InvalidClockSettingError } from '@app/contracts';
 import { InvalidLinkSettingsError } from '../network/link-simulator';
 import { InvalidReplicaMessageError } from './replica-message.parser';
 import { NotAcceptingError, NotYetDeliveredError } from './replica';
@@ -30,7 +31,8 @@ export class RpcErrorFilter implements RpcExceptionFilter<unknown> {
   catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
     if (
       exception instanceof InvalidReplicaMessageError ||
-      exception instanceof InvalidLinkSettingsError
+      exception instanceof InvalidLinkSettingsError ||
+      exception instanceof InvalidClockSettingError
     ) {
       const error: NodeError = {
         code: 'INVALID',

@@ -1,9 +1,12 @@
 import { closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { VectorClock } from '@app/causal';
+import { Hlc, VectorClock } from '@app/causal';
 import type { ChatMessage, ClockJson, MemberChange } from '@app/contracts';
 import { decodeTraceRow, encodeTraceRow } from './trace-rows';
+
+/** Meta key of the node's HLC after its last commit. */
+export const HLC_KEY = 'hlc';
 
 /** A message as the node keeps it. */
 export interface StoredMessage {
@@ -14,6 +17,10 @@ export interface StoredMessage {
   readonly text: string;
   readonly author?: string;
   readonly sentAt: string;
+  /** The sender's hybrid logical timestamp (absent only in files older than the HLC). */
+  readonly hlc?: Hlc;
+  /** True time at the sender when it originated (absent in older files: sentAt was true time). */
+  readonly trueSentAt?: string;
   /** The sender's event-trace clock when it sent (for the ShiViz log). */
   readonly trace: ClockJson;
   /** A membership entry's change (see Membership). */
@@ -23,7 +30,10 @@ export interface StoredMessage {
 export interface Delivery {
   readonly index: number;
   readonly message: StoredMessage;
+  /** The receiving node's clock. */
   readonly deliveredAt: string;
+  /** True time (absent in files older than the simulated clocks: deliveredAt was true time). */
+  readonly trueDeliveredAt?: string;
 }
 
 export type TraceKind = 'send' | 'receive' | 'deliver';
@@ -32,6 +42,10 @@ export interface TraceEvent {
   readonly clock: ClockJson;
   readonly kind: TraceKind;
   readonly detail: string;
+  /** True time of the event (ms; absent in files older than the simulated clocks). */
+  readonly at?: number;
+  /** The node's own clock reading at the event (ms). */
+  readonly local?: number;
 }
 
 /** A page of the event trace and where the next one starts (null: this was the last). */
@@ -55,6 +69,8 @@ export interface Restored {
   readonly trace: ClockJson;
   /** Meta values other than the owner's id (the membership, a joiner's grant); writeMeta adds to it. */
   readonly meta: Record<string, string>;
+  /** The node's HLC after its last commit (meta `hlc`), to resume above it. */
+  readonly hlc?: Hlc;
 }
 
 /** How a file descriptor is flushed to disk: `fs.fsync`'s shape. */
@@ -76,11 +92,15 @@ interface MessageRow {
   sent_at: string;
   trace: string;
   member: string | null;
+  hlc_wall: number | null;
+  hlc_logical: number | null;
+  true_sent_at: string | null;
 }
 
 interface DeliveryRow extends MessageRow {
   idx: number;
   delivered_at: string;
+  true_delivered_at: string | null;
 }
 
 /**
@@ -158,7 +178,7 @@ export class MessageLog {
         this.db.prepare(`INSERT INTO meta (key, value) VALUES ('node_id', ?)`).run(nodeId);
       this.carryOverTwoTableLayout();
       this.carryOverEventRows();
-      this.addMemberColumn();
+      this.addColumns();
     } catch (error) {
       if (error instanceof StorageError) throw error;
       if ((error as { code?: string }).code === 'SQLITE_BUSY') {
@@ -174,8 +194,9 @@ export class MessageLog {
       );
     }
     this.insertDelivery = this.db.prepare(
-      `INSERT INTO log (idx, sender, seq, clock, text, author, sent_at, trace, delivered_at, member)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO log (idx, sender, seq, clock, text, author, sent_at, trace, delivered_at, member,
+         hlc_wall, hlc_logical, true_sent_at, true_delivered_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const writeMeta = this.db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`);
     this.insertTrace = this.db.prepare(`INSERT INTO trace (events) VALUES (?)`);
@@ -203,6 +224,10 @@ export class MessageLog {
             JSON.stringify(m.trace),
             delivery.deliveredAt,
             m.member ? JSON.stringify(m.member) : null,
+            m.hlc?.wallMs ?? null,
+            m.hlc?.logical ?? null,
+            m.trueSentAt ?? null,
+            delivery.trueDeliveredAt ?? null,
           );
         }
         if (write.meta)
@@ -256,11 +281,25 @@ export class MessageLog {
     })();
   }
 
-  /** Files from before membership entries get the column that holds an entry's change. */
-  private addMemberColumn(): void {
-    const columns = this.db.prepare<[], { name: string }>(`PRAGMA table_info(log)`).all();
-    if (!columns.some((column) => column.name === 'member'))
-      this.db.exec(`ALTER TABLE log ADD COLUMN member TEXT`);
+  /**
+   * Files from before membership entries and simulated clocks get the columns that hold an
+   * entry's change, the HLC and the true times (NULL in their old rows).
+   */
+  private addColumns(): void {
+    const columns = new Set(
+      this.db
+        .prepare<[], { name: string }>(`PRAGMA table_info(log)`)
+        .all()
+        .map((column) => column.name),
+    );
+    for (const [name, type] of [
+      ['member', 'TEXT'],
+      ['hlc_wall', 'INTEGER'],
+      ['hlc_logical', 'INTEGER'],
+      ['true_sent_at', 'TEXT'],
+      ['true_delivered_at', 'TEXT'],
+    ])
+      if (!columns.has(name)) this.db.exec(`ALTER TABLE log ADD COLUMN ${name} ${type}`);
   }
 
   /** Writes meta values at once, in their own transaction (a joiner's grant, before it starts). */
@@ -283,11 +322,17 @@ export class MessageLog {
         `SELECT key, value FROM meta WHERE key <> 'node_id'`,
       )
       .all();
+    const values: Record<string, string> = Object.fromEntries(
+      meta.map((row) => [row.key, row.value]),
+    );
+    const hlc = values[HLC_KEY] ? (JSON.parse(values[HLC_KEY]) as Hlc) : undefined;
+    delete values[HLC_KEY];
     return {
       clock: VectorClock.of(rows.map((row) => [row.sender, row.seq] as const)),
       lastIndex,
       trace: this.lastTraceClock(),
-      meta: Object.fromEntries(meta.map((row) => [row.key, row.value])),
+      meta: values,
+      ...(hlc ? { hlc } : {}),
     };
   }
 
@@ -415,6 +460,7 @@ export class MessageLog {
     return (this.selectHistory.all(after, limit) as DeliveryRow[]).map((row) => ({
       index: row.idx,
       deliveredAt: row.delivered_at,
+      ...(row.true_delivered_at !== null ? { trueDeliveredAt: row.true_delivered_at } : {}),
       message: toStored(row),
     }));
   }
@@ -462,6 +508,8 @@ function toStored(row: MessageRow): StoredMessage {
     text: row.text,
     ...(row.author !== null ? { author: row.author } : {}),
     sentAt: row.sent_at,
+    ...(row.hlc_wall !== null ? { hlc: { wallMs: row.hlc_wall, logical: row.hlc_logical! } } : {}),
+    ...(row.true_sent_at !== null ? { trueSentAt: row.true_sent_at } : {}),
     trace: JSON.parse(row.trace) as ClockJson,
     ...(row.member ? { member: JSON.parse(row.member) as MemberChange } : {}),
   };
@@ -481,7 +529,15 @@ export function toChatMessage(
     text: message.text,
     ...(message.author !== undefined ? { author: message.author } : {}),
     sentAt: message.sentAt,
+    ...(message.hlc ? { hlc: message.hlc } : {}),
+    trueSentAt: message.trueSentAt ?? message.sentAt,
     ...(message.member ? { member: message.member } : {}),
-    ...(delivery ? { index: delivery.index, deliveredAt: delivery.deliveredAt } : {}),
+    ...(delivery
+      ? {
+          index: delivery.index,
+          deliveredAt: delivery.deliveredAt,
+          trueDeliveredAt: delivery.trueDeliveredAt ?? delivery.deliveredAt,
+        }
+      : {}),
   };
 }

@@ -1,7 +1,8 @@
 import type { ClockJson } from '@app/contracts';
 import type { TraceEvent, TraceKind } from './message-log';
 
-type Encoded = [ClockJson, TraceKind, string];
+/** `[changed entries, kind, detail]`, then true time and the node's clock (ms) when known. */
+type Encoded = [ClockJson, TraceKind, string] | [ClockJson, TraceKind, string, number, number];
 
 /**
  * A commit's trace events as one row. Event clocks only grow, and consecutive events of a
@@ -12,10 +13,14 @@ type Encoded = [ClockJson, TraceKind, string];
 export function encodeTraceRow(events: readonly TraceEvent[]): string {
   const encoded: Encoded[] = [];
   let previous: ClockJson = {};
-  for (const { clock, kind, detail } of events) {
+  for (const { clock, kind, detail, at, local } of events) {
     const changed: Record<string, number> = {};
     for (const id in clock) if (clock[id] !== previous[id]) changed[id] = clock[id];
-    encoded.push([changed, kind, detail]);
+    encoded.push(
+      at !== undefined && local !== undefined
+        ? [changed, kind, detail, at, local]
+        : [changed, kind, detail],
+    );
     previous = clock;
   }
   return JSON.stringify({ d: encoded });
@@ -28,9 +33,9 @@ export function decodeTraceRow(row: string): TraceEvent[] {
     return parsed.map(([clock, kind, detail]) => ({ clock, kind, detail }));
   const events: TraceEvent[] = [];
   let clock: ClockJson = {};
-  for (const [changed, kind, detail] of parsed.d) {
+  for (const [changed, kind, detail, at, local] of parsed.d) {
     clock = { ...clock, ...changed };
-    events.push({ clock, kind, detail });
+    events.push(at !== undefined ? { clock, kind, detail, at, local } : { clock, kind, detail });
   }
   return events;
 }
