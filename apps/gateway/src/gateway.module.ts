@@ -5,6 +5,7 @@ import { ConnectionAudit } from '@app/zmq-transport';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { MembersController } from './members/members.controller';
 import { UiConfigController } from './members/ui-config.controller';
+import { ClocksController } from './clocks/clocks.controller';
 import { ClusterController } from './cluster/cluster.controller';
 import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
 import { HealthController } from './health/health.controller';
@@ -34,6 +35,7 @@ export class GatewayModule {
       controllers: [
         NodesController,
         NetworkController,
+        ClocksController,
         ClusterController,
         MembersController,
         UiConfigController,

@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CausalChecker, VectorClock, Violation } from '@app/causal';
+import { CausalChecker, HlcChecker, HlcViolation, VectorClock, Violation } from '@app/causal';
 import { HistoryPage, Limits, Requests } from '@app/contracts';
 import { NodeDirectory } from '../nodes/node-directory';
 import { Operator } from '../operator/operator.decorator';
@@ -12,6 +12,8 @@ export interface ConsistencyReport {
   counts: Record<string, number>;
   unreachable: string[];
   violations: Violation[];
+  /** The HLC's guarantee: a message's cause has a smaller hlc (messages with one). */
+  hlc: { checked: number; violations: HlcViolation[] };
 }
 
 /** Checks every node's delivery log against causal delivery, in the gateway. */
@@ -28,11 +30,12 @@ export class ClusterController {
   @ApiOkResponse({ description: '{ ok, verdict, counts, unreachable, violations[] }' })
   async consistency(): Promise<ConsistencyReport> {
     const checker = new CausalChecker();
+    const hlcChecker = new HlcChecker();
     const unreachable: string[] = [];
     const reached: string[] = [];
     await Promise.all(
       this.nodes.ids.map(async (id) => {
-        if (await this.checkLog(id, checker)) reached.push(id);
+        if (await this.checkLog(id, checker, hlcChecker)) reached.push(id);
         else unreachable.push(id);
       }),
     );
@@ -40,10 +43,11 @@ export class ClusterController {
     // A node that stopped answering half-way is reported unreachable, not as a short log.
     const counts = Object.fromEntries(reached.sort().map((id) => [id, full.counts[id]]));
     const violations = full.violations.filter((v) => !unreachable.includes(v.node));
-    const ok = violations.length === 0;
+    const hlc = hlcChecker.report();
+    const ok = violations.length === 0 && hlc.violations.length === 0;
     const verdict = ok
-      ? `causally consistent: ${reached.length} node logs, no violations`
-      : `${violations.length} violation(s)`;
+      ? `causally consistent: ${reached.length} node logs, no violations, HLC respects causality`
+      : `${violations.length} violation(s), ${hlc.violations.length} HLC violation(s)`;
     return {
       ok,
       verdict,
@@ -51,6 +55,7 @@ export class ClusterController {
       counts,
       unreachable: unreachable.sort(),
       violations,
+      hlc,
     };
   }
 
@@ -58,7 +63,11 @@ export class ClusterController {
    * Streams one node's whole log through the checker a page at a time, asking for the next
    * page while checking this one: memory stays one or two pages per node at any log length.
    */
-  private async checkLog(id: string, checker: CausalChecker): Promise<boolean> {
+  private async checkLog(
+    id: string,
+    checker: CausalChecker,
+    hlcChecker: HlcChecker,
+  ): Promise<boolean> {
     const fetchAfter = (after: number) =>
       this.nodes.tryRequest<HistoryPage>(id, Requests.history, {
         after,
@@ -72,10 +81,14 @@ export class ClusterController {
       const last = messages[messages.length - 1]?.index;
       const full = messages.length === Limits.historyPageMax && last !== undefined;
       const next = full ? fetchAfter(last) : undefined;
-      checker.add(
-        id,
-        messages.map((m) => ({ sender: m.sender, seq: m.seq, clock: VectorClock.of(m.clock) })),
-      );
+      const checked = messages.map((m) => ({
+        sender: m.sender,
+        seq: m.seq,
+        clock: VectorClock.of(m.clock),
+        hlc: m.hlc,
+      }));
+      checker.add(id, checked);
+      hlcChecker.add(id, checked);
       if (!next) return true;
       page = await next;
     }

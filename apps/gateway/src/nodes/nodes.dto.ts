@@ -106,6 +106,11 @@ export class LogQueryDto {
   limit?: string;
 }
 
+export class HlcView {
+  @ApiProperty({ example: 1764072000000 }) wallMs!: number;
+  @ApiProperty({ example: 0 }) logical!: number;
+}
+
 export class ChatMessageView {
   @ApiProperty({ example: 'n0:1' }) id!: string;
   @ApiProperty({ example: 'n0' }) sender!: string;
@@ -118,10 +123,33 @@ export class ChatMessageView {
   clock!: Record<string, number>;
   @ApiProperty({ example: 'Hello' }) text!: string;
   @ApiPropertyOptional({ example: 'ana' }) author?: string;
-  @ApiProperty({ example: '2026-11-25T12:00:00.000Z' }) sentAt!: string;
+  @ApiProperty({
+    example: '2026-11-25T12:00:00.000Z',
+    description: "The sender's clock when it originated the message (wrong if its clock is).",
+  })
+  sentAt!: string;
+  @ApiPropertyOptional({
+    type: HlcView,
+    description: 'Hybrid logical timestamp: ordered by wallMs then logical, respects causality.',
+  })
+  hlc?: HlcView;
+  @ApiPropertyOptional({
+    example: '2026-11-25T12:00:00.000Z',
+    description: 'True time (the operating system’s clock) at the sender when it originated.',
+  })
+  trueSentAt?: string;
   @ApiPropertyOptional({ example: 1, description: "Position in this node's delivery order." })
   index?: number;
-  @ApiPropertyOptional({ example: '2026-11-25T12:00:00.000Z' }) deliveredAt?: string;
+  @ApiPropertyOptional({
+    example: '2026-11-25T12:00:00.000Z',
+    description: "The receiving node's clock when it delivered the message.",
+  })
+  deliveredAt?: string;
+  @ApiPropertyOptional({
+    example: '2026-11-25T12:00:00.000Z',
+    description: 'True time of delivery.',
+  })
+  trueDeliveredAt?: string;
 }
 
 export class WaitingView {
