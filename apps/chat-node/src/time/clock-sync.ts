@@ -130,8 +130,8 @@ export class ClockSync implements OnApplicationBootstrap, OnModuleDestroy {
     if (mode === this.mode) return;
     this.mode = mode;
     this.logger.log(`node ${this.config.nodeId}: clock synchronization ${mode}`);
-    // Off: the raw clock again, wrong as it is.
-    if (mode === 'off' && this.clock.correctionMs !== 0) this.correct(-this.clock.correctionMs);
+    // Every algorithm starts from the raw clocks; off leaves them wrong as they are.
+    if (this.clock.correctionMs !== 0) this.correct(-this.clock.correctionMs);
   }
 
   /** New offset and/or drift of the simulated physical clock: a step, as a real one makes. */
