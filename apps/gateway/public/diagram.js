@@ -153,6 +153,8 @@ async function loadRun() {
             sender: m.sender,
             sentAt: m.sentAt,
             deliveredAt: m.deliveredAt,
+            trueSentAt: m.trueSentAt ?? m.sentAt,
+            trueDeliveredAt: m.trueDeliveredAt ?? m.deliveredAt,
           });
       if (known.length > RUN_MAX_MESSAGES) known.splice(0, known.length - RUN_MAX_MESSAGES);
       if (page.messages.length < 1000) break;
@@ -200,23 +202,31 @@ export function pageRun(direction) {
 function drawRun() {
   const sends = new Map();
   const delivers = [];
+  // By each node's own clock, a skewed node's events sit where its clock put them: arrows
+  // then run backwards in time — why physical timestamps cannot order events.
+  const own = state.runAxis === 'node';
   for (const [node, deliveries] of state.run.deliveries) {
     for (const d of deliveries) {
       if (d.sender === node)
-        sends.set(d.id, { kind: 'send', node, id: d.id, t: Date.parse(d.sentAt) });
+        sends.set(d.id, {
+          kind: 'send',
+          node,
+          id: d.id,
+          t: Date.parse(own ? d.sentAt : d.trueSentAt),
+        });
       delivers.push({
         kind: 'deliver',
         node,
         id: d.id,
         sender: d.sender,
-        t: Date.parse(d.deliveredAt),
+        t: Date.parse(own ? d.deliveredAt : d.trueDeliveredAt),
       });
     }
   }
   const all = [...sends.values()].sort((a, b) => a.t - b.t);
   const shown = new Set(all.slice(-RUN_MAX_MESSAGES).map((e) => e.id));
   const events = [...sends.values(), ...delivers].filter((e) => shown.has(e.id));
-  for (const e of delivers) {
+  for (const e of own ? [] : delivers) {
     const t = state.holds.get(`${e.node}/${e.id}`);
     if (shown.has(e.id) && t !== undefined && t < e.t)
       events.push({ kind: 'hold', node: e.node, id: e.id, t });
@@ -258,7 +268,9 @@ function drawRun() {
   note.textContent =
     `${part} ` +
     `messages, from ${new Date(from).toLocaleTimeString()} to ${new Date(to).toLocaleTimeString()} ` +
-    `(times as the nodes logged them; held-back bars where this page saw them).`;
+    (own
+      ? "(each node's events at its own clock's readings: an arrow that runs backwards is a clock that is wrong, not an effect before its cause)."
+      : '(true times as the nodes logged them; held-back bars where this page saw them).');
 }
 
 /** Every message is delivered at every node: the most a node has delivered is the run's size. */
@@ -286,8 +298,16 @@ export async function refreshRun() {
   if (state.mode === 'run') drawRun();
 }
 
+/** The whole run on true time, or on each node's own clock. */
+export function setAxis(own) {
+  state.runAxis = own ? 'node' : 'true';
+  $('#axis-node').setAttribute('aria-pressed', String(own));
+  if (state.mode === 'run') drawRun();
+}
+
 export function setMode(mode) {
   state.mode = mode;
+  $('#axis-node').hidden = mode !== 'run';
   $('#mode-live').setAttribute('aria-pressed', String(mode === 'live'));
   $('#mode-run').setAttribute('aria-pressed', String(mode === 'run'));
   $('#diagram-note').textContent = mode === 'run' ? 'Loading the whole run…' : '';

@@ -1,11 +1,12 @@
 /* Starts the page: panels, controls, and the refresh timers. */
 import { api, askForToken } from './api.js';
-import { drawLive, pageRun, refreshRun, setMode } from './diagram.js';
+import { drawLive, pageRun, refreshRun, setAxis, setMode } from './diagram.js';
 import { $ } from './dom.js';
 import { healAll, refreshLinks } from './network.js';
 import { createPanel, paintSelection, refreshStates, removePanel } from './panel.js';
 import { SCENARIOS } from './scenarios.js';
 import { WINDOW_MS, state } from './state.js';
+import { initClocks } from './time.js';
 import { refreshVerdict, report } from './verdict.js';
 
 /**
@@ -41,6 +42,8 @@ async function main() {
   $('#window-s').textContent = String(WINDOW_MS / 1000);
   $('#mode-live').addEventListener('click', () => setMode('live'));
   $('#mode-run').addEventListener('click', () => setMode('run'));
+  $('#axis-node').addEventListener('click', () => setAxis(state.runAxis !== 'node'));
+  initClocks(report);
   for (const direction of ['earlier', 'later', 'newest'])
     $(`#run-${direction}`).addEventListener('click', () => pageRun(direction));
   $('#heal').addEventListener('click', () => healAll().catch(report));

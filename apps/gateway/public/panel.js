@@ -4,6 +4,7 @@ import { compact, full, relation } from './clocks.js';
 import { $, el } from './dom.js';
 import { partition } from './network.js';
 import { state } from './state.js';
+import { renderClockMatrix, setTime } from './time.js';
 import { report } from './verdict.js';
 
 /**
@@ -20,6 +21,9 @@ function messageItem(message) {
   li.dataset.id = message.id;
   li.dataset.index = String(message.index);
   li.dataset.clock = JSON.stringify(message.clock);
+  li.dataset.sent = String(Date.parse(message.sentAt));
+  // Sortable as one number: wall ms then the counter (below a million per ms).
+  if (message.hlc) li.dataset.hlc = String(message.hlc.wallMs * 1e6 + message.hlc.logical);
   const meta = el('div', 'meta');
   meta.append(
     el(
@@ -30,7 +34,12 @@ function messageItem(message) {
   );
   const clock = el('code', '', compact(message.clock));
   clock.title = full(message.clock);
-  meta.append(clock);
+  const sent = el('time', 'sent', message.sentAt.slice(11, 23));
+  sent.dateTime = message.sentAt;
+  sent.title = `sent at ${message.sentAt} by ${message.sender}'s clock${
+    message.hlc ? `; HLC ${message.hlc.wallMs}.${message.hlc.logical}` : ''
+  }`;
+  meta.append(sent, clock);
   li.append(meta, el('div', 'text', message.text));
   li.addEventListener('click', () => select(message));
   li.addEventListener('keydown', (event) => {
@@ -91,6 +100,7 @@ function deliver(node, message, live) {
     followNewest(node, list);
   }
   if (node.held.delete(message.id)) renderHeld(node);
+  if (node.order !== 'delivered') scheduleOrder(node);
   if (live) {
     const now = Date.now();
     if (message.sender === node.id)
@@ -103,6 +113,49 @@ function deliver(node, message, live) {
       t: now,
     });
   }
+}
+
+const ORDER_KEYS = {
+  delivered: (li) => Number(li.dataset.index),
+  sent: (li) => Number(li.dataset.sent),
+  hlc: (li) => Number(li.dataset.hlc ?? li.dataset.sent * 1e6),
+};
+
+/** Re-sorts a panel's messages once per frame, however many arrived in it. */
+function scheduleOrder(node) {
+  if (node.orderPending) return;
+  node.orderPending = true;
+  window.requestAnimationFrame(() => {
+    node.orderPending = false;
+    applyOrder(node);
+  });
+}
+
+/**
+ * Puts a panel's messages in its chosen order (a pure function of what it shows). In any
+ * order but delivery order, a message shown above something it causally depends on is
+ * marked: that is what ordering by timestamps gets wrong when clocks are.
+ */
+export function applyOrder(node) {
+  const list = $('.messages', node.panel);
+  const key = ORDER_KEYS[node.order] ?? ORDER_KEYS.delivered;
+  const items = [...list.children].sort(
+    (a, b) => key(a) - key(b) || Number(a.dataset.index) - Number(b.dataset.index),
+  );
+  list.append(...items);
+  const clocks = items.map((li) => JSON.parse(li.dataset.clock));
+  items.forEach((li, i) => {
+    li.querySelector('.cause-mark')?.remove();
+    li.classList.remove('before-cause');
+    if (node.order === 'delivered') return;
+    for (let j = i + 1; j < items.length; j++) {
+      if (relation(clocks[j], clocks[i]) !== 'before') continue;
+      li.classList.add('before-cause');
+      li.append(el('div', 'cause-mark', `shown before its cause ${items[j].dataset.id}`));
+      break;
+    }
+  });
+  if (node.following) followNewest(node, list);
 }
 
 /** Scrolls to the newest once per frame, however many messages arrived in it (no layout per message). */
@@ -201,7 +254,13 @@ export function createPanel(id) {
     following: true,
     scrollPending: false,
     loadingOlder: false,
+    order: 'delivered',
+    orderPending: false,
   };
+  $('.order', panel).addEventListener('change', (event) => {
+    node.order = event.target.value;
+    applyOrder(node);
+  });
   const list = $('.messages', panel);
   list.addEventListener('scroll', () => {
     node.following = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
@@ -279,6 +338,7 @@ export async function refreshStates() {
       $('.counters', node.panel).textContent =
         `delivered ${c.delivered} · held back ${s.buffered.length} · duplicates dropped ${c.duplicatesDropped} · retransmissions ${c.retransmissions}`;
       renderClock(node, s.clock);
+      if (s.time) setTime(node, s.time);
       // A snapshot older than what the live events have shown would bring back a message
       // they have since delivered as "held back".
       if (s.lastIndex >= node.lastIndex) {
@@ -291,4 +351,5 @@ export async function refreshStates() {
       setUp(node, false);
     }
   }
+  renderClockMatrix();
 }

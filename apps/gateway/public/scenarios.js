@@ -1,6 +1,8 @@
 /* Scripted scenarios a teacher can play. */
 import { api } from './api.js';
+import { $ } from './dom.js';
 import { refreshLinks } from './network.js';
+import { applyOrder } from './panel.js';
 import { state } from './state.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -52,5 +54,28 @@ export const SCENARIOS = {
     await sleep(6000);
     await api('PUT', `/network/links/${a}/${c}`, { delayMs: 30, jitterMs: 120 });
     await refreshLinks();
+  },
+  /**
+   * n2's clock 5 s slow; n0 asks, n2 answers after seeing the question. Sorted by sent time
+   * the answer comes first at every node (marked); delivered order and the HLC get it right.
+   */
+  async skew() {
+    const [a, , c] = state.members;
+    if (!c) throw new Error('this scenario needs three nodes');
+    await api('PUT', '/clocks/sync', { mode: 'off' });
+    await api('PUT', `/clocks/${c}`, { offsetMs: -5000, driftPpm: 0 });
+    const question = await send(a, 'What time is it?');
+    await deliveredAt(c, question.id);
+    const answer = await send(c, `Time to sort by HLC (${c}'s clock is 5 s slow)`);
+    await Promise.all(state.members.map((id) => deliveredAt(id, answer.id)));
+    for (const node of state.nodes.values()) {
+      node.order = 'sent';
+      $('.order', node.panel).value = 'sent';
+      applyOrder(node);
+    }
+  },
+  /** Berkeley's algorithm: the clocks converge within the error bounds, never exactly. */
+  async sync() {
+    await api('PUT', '/clocks/sync', { mode: 'berkeley' });
   },
 };

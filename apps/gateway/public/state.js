@@ -14,6 +14,8 @@ export const state = {
   /** "node/id" -> when this page saw that node hold the message back (for the whole run). */
   holds: new Map(),
   mode: 'live',
+  /** The whole run's time axis: 'true' time, or each 'node''s own clock (skew shows). */
+  runAxis: 'true',
   /**
    * The finished-run view: each node's deliveries in a window, fetched by REST, with server
    * times. `end` is null while the view follows the newest deliveries, else node id -> the
