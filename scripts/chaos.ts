@@ -4,14 +4,16 @@
  * A real cluster (gateway + N node processes) under a workload of concurrent REST clients,
  * some answering what they read at one node from another node (reply chains), while a
  * nemesis on a seeded schedule changes link faults, partitions nodes, kills -9 and restarts
- * them, pauses them (SIGSTOP/SIGCONT), and (unless --membership 0) admits and joins new
+ * them, pauses them (SIGSTOP/SIGCONT), skews, drifts and steps their physical clocks (and
+ * switches clock synchronization), and (unless --membership 0) admits and joins new
  * nodes and retires members, never below N active ones. Then everything heals, the cluster gets a bounded
  * quiescence, and an oracle of our own checks the ground truth we recorded: every 201 is
  * delivered at every node exactly once, every reply after its cause everywhere, nothing
- * delivered that was never sent, and the clocks' causal order (libs/causal checker).
+ * delivered that was never sent, the clocks' causal order (libs/causal checker), and the
+ * HLC's guarantee (a message's causes carry smaller timestamps).
  * The last line is one JSON summary; the exit code is non-zero on any loss or violation.
  */
-import { checkCausalDelivery, VectorClock } from '@app/causal';
+import { checkCausalDelivery, HlcChecker, VectorClock } from '@app/causal';
 import { ChatMessage } from '@app/contracts';
 import { seededRandom } from '../apps/chat-node/src/network/seeded-random';
 import { TestCluster } from '../test/support/cluster';
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
     heal: 0,
     join: 0,
     retire: 0,
+    clock: 0,
   };
   /** Slots not yet used by a join, and members in the middle of a membership change. */
   const spare = cluster.all.slice(NODES, NODES + SPARE);
@@ -146,6 +149,10 @@ async function main(): Promise<void> {
       if (!running) break;
       const roll = random();
       const target = pick(ids.filter((id) => !down.has(id) && !changing.has(id)));
+      if (random() < 0.2) {
+        await skewClock(target);
+        continue;
+      }
       if (MEMBERSHIP && roll < 0.25 && !membershipBusy) {
         membershipBusy = true;
         void changeMembership()
@@ -218,6 +225,36 @@ async function main(): Promise<void> {
         trace.push('heal all');
       }
     }
+  };
+
+  /**
+   * A physical clock made wrong: a random offset within ±10 min (a step back or forward from
+   * wherever it was), a drift up to ±1,000 ppm, or synchronization switched. Timers, repair
+   * and delivery must not care; the HLC must still order every cause before its effect.
+   */
+  const skewClock = async (target: string) => {
+    const kind = random();
+    const put = (path: string, body: unknown) =>
+      fetch(`${url}${path}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(5000),
+      }).catch(() => undefined);
+    if (kind < 0.6) {
+      const offsetMs = Math.round((random() * 2 - 1) * 600_000);
+      await put(`/clocks/${target}`, { offsetMs });
+      trace.push(`clock ${target} offset ${offsetMs} ms`);
+    } else if (kind < 0.85) {
+      const driftPpm = Math.round((random() * 2 - 1) * 1_000);
+      await put(`/clocks/${target}`, { driftPpm });
+      trace.push(`clock ${target} drift ${driftPpm} ppm`);
+    } else {
+      const mode = pick(['off', 'berkeley', 'cristian']);
+      await put('/clocks/sync', { mode });
+      trace.push(`clock sync ${mode}`);
+    }
+    faults.clock++;
   };
 
   /** Admits and joins a spare slot, or retires a member (never below NODES active ones). */
@@ -389,6 +426,14 @@ async function main(): Promise<void> {
   });
   for (const v of report.violations)
     violations.push(`${v.node}: ${v.kind} ${v.message} ${v.detail}`);
+  const hlc = new HlcChecker();
+  for (const [id, entries] of logs)
+    hlc.add(
+      id,
+      entries.map((m) => ({ ...m, clock: VectorClock.of(m.clock) })),
+    );
+  const hlcViolations = hlc.report().violations;
+  for (const v of hlcViolations) violations.push(`${v.node}: ${v.kind} ${v.message} ${v.detail}`);
   if (!converged) violations.push(`no convergence within ${QUIESCENCE_MS} ms`);
   violations.push(...membershipProblems);
 
@@ -402,6 +447,7 @@ async function main(): Promise<void> {
     lost,
     duplicates,
     violations: violations.length,
+    hlcViolations: hlcViolations.length,
     faults,
     duplicatesDropped: sum('duplicatesDropped'),
     retransmissions: sum('retransmissions'),
@@ -415,7 +461,7 @@ async function main(): Promise<void> {
   };
   process.stdout.write(
     `chaos: ${summary.acknowledged} acknowledged, faults ${JSON.stringify(faults)}, duplicates dropped ${summary.duplicatesDropped}, ` +
-      `retransmissions ${summary.retransmissions}, max hold-back ${summary.maxHoldBack}, converged in ${convergeMs} ms, violations ${violations.length}, lost ${lost}\n`,
+      `retransmissions ${summary.retransmissions}, max hold-back ${summary.maxHoldBack}, converged in ${convergeMs} ms, violations ${violations.length} (HLC ${hlcViolations.length}), lost ${lost}\n`,
   );
   if (violations.length > 0) {
     process.stdout.write(

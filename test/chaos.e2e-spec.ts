@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { ROOT } from './support/cluster';
 
 describe('fault campaign (npm run chaos, short)', () => {
-  it('loses nothing acknowledged, duplicates nothing and keeps causal order under kills, pauses, partitions, lossy links, joins and retirements', () => {
+  it('loses nothing acknowledged, duplicates nothing and keeps causal order under kills, pauses, partitions, lossy links, joins, retirements and wrong clocks', () => {
     const seed = String(Math.floor(Math.random() * 2 ** 31));
     const run = spawnSync(
       process.execPath,
@@ -36,11 +36,13 @@ describe('fault campaign (npm run chaos, short)', () => {
       lost: summary.lost,
       duplicates: summary.duplicates,
       violations: summary.violations,
+      hlcViolations: summary.hlcViolations,
     }).toEqual({
       status: 0,
       lost: 0,
       duplicates: 0,
       violations: 0,
+      hlcViolations: 0,
     });
     expect(summary.acknowledged).toBeGreaterThan(100);
     expect(
