@@ -107,6 +107,14 @@ function main(): void {
       verdict(c.release100k / c.inOrder >= 0.4),
     ],
     [
+      'causal: HLC per message (send or receive rule, physical clock read)',
+      `${n(c.hlcNsPerMsg, 1)} ns`,
+      `vector clock delivery ${n(c.vectorNsPerMsg, 1)} ns`,
+      n(c.hlcNsPerMsg / c.vectorNsPerMsg, 2),
+      '≤ 0.5 of the vector clock',
+      verdict(c.hlcNsPerMsg / c.vectorNsPerMsg <= 0.5),
+    ],
+    [
       'transport: ZmqClient → ZmqServer, 64 in flight',
       `${n(t.clientReqPerSec)} req/s`,
       `raw DEALER/ROUTER ${n(t.rawReqPerSec)} req/s`,

@@ -1,9 +1,10 @@
 /**
  * npm run bench:causal — deliveries/s of the hold-back buffer for 8 senders and 200,000
  * messages: in causal order (the baseline), shuffled within windows, and with 100,000
- * held back then released at once. The last line is one JSON object of the figures.
+ * held back then released at once; then what the hybrid logical clock adds per message
+ * beside the vector clock's delivery. The last line is one JSON object of the figures.
  */
-import { CausalBuffer, CausalMessage, VectorClock } from '@app/causal';
+import { CausalBuffer, CausalMessage, Hlc, HybridClock, VectorClock } from '@app/causal';
 import { seededRandom } from '../../apps/chat-node/src/network/seeded-random';
 
 const SENDERS = 8;
@@ -90,6 +91,30 @@ function measure(cases: Record<string, CausalMessage[]>) {
   return best;
 }
 
+/**
+ * The HLC's work per message at a node: the receive rule for a peer's message, the send rule
+ * for its own (one in eight here), each reading the physical clock as a node does
+ * (Date.now() plus an offset). Best of RUNS, in ns per message.
+ */
+function measureHlc(messages: CausalMessage[]): number {
+  const stamps: Hlc[] = [];
+  const source = new HybridClock(() => Date.now());
+  for (let i = 0; i < messages.length; i++) stamps.push(source.tick());
+  let best = Infinity;
+  for (let run = 0; run < RUNS; run++) {
+    const offset = 1_234.5;
+    const clock = new HybridClock(() => Date.now() + offset);
+    const start = process.hrtime.bigint();
+    let sum = 0;
+    for (let i = 0; i < stamps.length; i++)
+      sum += (i & 7) === 0 ? clock.tick().logical : clock.receive(stamps[i]).logical;
+    const ns = Number(process.hrtime.bigint() - start) / stamps.length;
+    if (sum < 0) throw new Error('unreachable');
+    best = Math.min(best, ns);
+  }
+  return best;
+}
+
 function main(): void {
   const random = seededRandom(42);
   const inOrderArrival = history(random);
@@ -114,9 +139,21 @@ function main(): void {
   for (const name of ['window1k', 'window10k', 'release100k']) {
     process.stdout.write(`${name} / inOrder = ${(figures[name] / figures.inOrder).toFixed(2)}\n`);
   }
+  const hlcNsPerMsg = measureHlc(inOrderArrival);
+  const vectorNsPerMsg = 1e9 / figures.inOrder;
+  process.stdout.write(
+    `HLC per message ${hlcNsPerMsg.toFixed(1)} ns beside the vector clock's delivery ${vectorNsPerMsg.toFixed(1)} ns (${(hlcNsPerMsg / vectorNsPerMsg).toFixed(2)})\n`,
+  );
   const rssMB = Math.round(process.memoryUsage().rss / 1048576);
   process.stdout.write(
-    `${JSON.stringify({ ...figures, senders: SENDERS, messages: MESSAGES, rssMB })}\n`,
+    `${JSON.stringify({
+      ...figures,
+      hlcNsPerMsg: Math.round(hlcNsPerMsg * 10) / 10,
+      vectorNsPerMsg: Math.round(vectorNsPerMsg * 10) / 10,
+      senders: SENDERS,
+      messages: MESSAGES,
+      rssMB,
+    })}\n`,
   );
 }
 
