@@ -119,7 +119,7 @@ describe('gateway (gateway + three node processes on loopback)', () => {
 
     const log = await request(url).get('/nodes/n0/log?format=shiviz').expect(200);
     expect(log.text.split('\n')[0]).toBe('(?<host>\\S*) (?<clock>{.*})\\n(?<event>.*)');
-    expect(log.text).toMatch(/^n0 \{"n0":1\}\nsend n0:1 "Hello"$/m);
+    expect(log.text).toMatch(/^n0 \{"n0":1\}\nsend n0:1 hlc=\d{13}\.0 "Hello"$/m);
     await request(url).get('/nodes/n0/log?format=xml').expect(400);
   });
 
@@ -284,6 +284,9 @@ describe('gateway (gateway + three node processes on loopback)', () => {
     const docs = await request(url).get('/docs-json').expect(200);
     expect(Object.keys(docs.body.paths).sort()).toEqual(
       [
+        '/clocks',
+        '/clocks/sync',
+        '/clocks/{id}',
         '/cluster/consistency',
         '/cluster/members',
         '/cluster/members/{id}',

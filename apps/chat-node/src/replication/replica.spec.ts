@@ -8,13 +8,18 @@ import type { ZmqClient } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
 import { MessageLog, StoredMessage } from '../storage/message-log';
 import { Membership } from '../membership/membership';
+import { PhysicalClock } from '../time/physical-clock';
 import { Replica } from './replica';
 
 type SyncDone = (error: NodeJS.ErrnoException | null) => void;
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A replica on a real SQLite file whose fsyncs complete when the test says so. */
-function setup(dir: string, onStorageFailure?: (error: Error) => void) {
+function setup(
+  dir: string,
+  onStorageFailure?: (error: Error) => void,
+  physical: PhysicalClock = new PhysicalClock(),
+) {
   const fsyncs: SyncDone[] = [];
   const log = new MessageLog(dir, 'n0', 'full', (_fd, done) => fsyncs.push(done));
   const emitted: { pattern: string; data: unknown }[] = [];
@@ -32,7 +37,11 @@ function setup(dir: string, onStorageFailure?: (error: Error) => void) {
     ],
     bufferCapacity: 100,
   } as unknown as NodeConfig;
-  const buffer = new CausalBuffer<StoredMessage>({ capacity: 100, nodeId: 'n0' });
+  const buffer = new CausalBuffer<StoredMessage>({
+    capacity: 100,
+    nodeId: 'n0',
+    initial: log.restored.clock,
+  });
   const replica = new Replica(
     config,
     buffer,
@@ -40,6 +49,8 @@ function setup(dir: string, onStorageFailure?: (error: Error) => void) {
     publisher,
     new Membership(config, log),
     onStorageFailure,
+    undefined,
+    physical,
   );
   return { replica, log, fsyncs, emitted };
 }
@@ -172,5 +183,38 @@ describe('Replica: commits are answered once durable, in commit order', () => {
     expect(replica.announcedIndex).toBe(3);
     await replica.onModuleDestroy();
     log.close();
+  });
+
+  it('stamps with its physical clock, merges a peer’s HLC at delivery, and resumes above it after a restart', async () => {
+    let trueMs = 1_800_000_000_000;
+    const clock = new PhysicalClock(() => trueMs, -5_000);
+    const { replica, log, fsyncs } = setup(dir, undefined, clock);
+    const own = replica.originate('one');
+    await turn();
+    fsyncs.shift()!(null);
+    const one = await own;
+    expect(one.sentAt).toBe(new Date(trueMs - 5_000).toISOString());
+    expect(one.trueSentAt).toBe(new Date(trueMs).toISOString());
+    expect(one.hlc).toEqual({ wallMs: trueMs - 5_000, logical: 0 });
+    // A peer whose clock is an hour ahead: delivering its message moves this HLC there.
+    replica.accept({ ...fromPeer(1), hlc: { wallMs: trueMs + 3_600_000, logical: 4 } });
+    await turn();
+    expect(replica.hlcNow()).toEqual({ wallMs: trueMs + 3_600_000, logical: 5 });
+    // One 16 days ahead is refused before the buffer, and counted.
+    replica.accept({ ...fromPeer(2), hlc: { wallMs: trueMs + 16 * 86_400_000, logical: 0 } });
+    expect(replica.counters.rejected).toBe(1);
+    await replica.onModuleDestroy();
+    log.close();
+
+    // Restarted with its clock stepped back a day: its next message still sorts after.
+    trueMs += 1_000;
+    const again = setup(dir, undefined, new PhysicalClock(() => trueMs, -86_400_000));
+    const next = again.replica.originate('two');
+    await turn();
+    again.fsyncs.shift()!(null);
+    expect((await next).hlc).toEqual({ wallMs: 1_800_000_000_000 + 3_600_000, logical: 6 });
+    expect(again.log.history(0, 10).map((d) => d.message.hlc?.logical)).toEqual([0, 4, 6]);
+    await again.replica.onModuleDestroy();
+    again.log.close();
   });
 });
