@@ -16,14 +16,14 @@ export interface ChatMessage {
   readonly sentAt: string;
   /** The hybrid logical timestamp the sender gave it: respects causality, near real time. */
   readonly hlc?: Hlc;
-  /** True time (the operating system's clock) when it was originated: for diagrams. */
+  /** True time (the operating system's clock) when it was originated; absent when it equals sentAt. */
   readonly trueSentAt?: string;
   /** Set on a membership entry ("n3 joined"): what it changes. */
   readonly member?: MemberChange;
   readonly index?: number;
   /** The receiving node's clock when it delivered the message. */
   readonly deliveredAt?: string;
-  /** True time when it was delivered. */
+  /** True time when it was delivered; absent when it equals deliveredAt. */
   readonly trueDeliveredAt?: string;
 }
 

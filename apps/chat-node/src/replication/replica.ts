@@ -35,7 +35,6 @@ import {
 import { JOIN_GRANT_KEY, MEMBERSHIP_KEY, Membership, StoredGrant } from '../membership/membership';
 import {
   Delivery,
-  HLC_KEY,
   LogWrite,
   MessageLog,
   StoredMessage,
@@ -174,7 +173,7 @@ export class Replica implements OnModuleDestroy {
     this.lastIndex = restored.lastIndex;
     this.lastAnnounced = restored.lastIndex;
     this.durableSeq = restored.clock.get(config.nodeId); // the log was synced when opened
-    this.trace = new EventTrace(config.nodeId, restored.trace, physical);
+    this.trace = new EventTrace(config.nodeId, restored.trace);
   }
 
   get nodeId(): string {
@@ -329,7 +328,7 @@ export class Replica implements OnModuleDestroy {
       ...(author !== undefined ? { author } : {}),
       sentAt: this.physical.iso(),
       hlc,
-      trueSentAt: new Date(this.physical.trueNow()).toISOString(),
+      trueSentAt: this.physical.trueIso(),
       trace: sendEvent.clock,
       ...(member ? { member } : {}),
     };
@@ -429,7 +428,7 @@ export class Replica implements OnModuleDestroy {
       ...(view.author !== undefined ? { author: view.author } : {}),
       sentAt: view.sentAt,
       ...(message.hlc ? { hlc: message.hlc } : {}),
-      ...(message.trueSentAt ? { trueSentAt: message.trueSentAt } : {}),
+      ...(view.trueSentAt ? { trueSentAt: view.trueSentAt } : {}),
       trace: message.trace,
       ...(message.member ? { member: message.member } : {}),
     };
@@ -447,7 +446,7 @@ export class Replica implements OnModuleDestroy {
     message: StoredMessage,
     before: TraceEvent[],
     deliveredAt = this.physical.iso(),
-    trueDeliveredAt = new Date(this.physical.trueNow()).toISOString(),
+    trueDeliveredAt = this.physical.trueIso(),
   ): ChatMessage {
     const index = ++this.lastIndex;
     // The HLC's receive rule, at delivery: a message delivered here is in the causal past of
@@ -490,11 +489,16 @@ export class Replica implements OnModuleDestroy {
     this.originations = [];
     this.announced = [];
     if (this.storageFailure) return this.refuse(originations, this.storageFailure);
-    // The HLC after this commit, in the same transaction: a restart resumes above every
-    // timestamp it gave out or merged, whatever its physical clock says then.
-    writes.push({ events: [], meta: { [HLC_KEY]: JSON.stringify(this.hlc.current) } });
+
     try {
-      this.log.write(writes);
+      // The HLC after this commit goes with it (a restart resumes above every timestamp it
+      // gave out or merged, whatever its physical clock says then), and the commit's time,
+      // true and as this node's clock read it.
+      this.log.write(writes, {
+        hlc: this.hlc.current,
+        at: this.physical.trueNow(),
+        local: Math.round(this.physical.now()),
+      });
     } catch (error) {
       // The transaction rolled back, but this node's memory already counts the batch as
       // delivered and its seqs as used: memory and disk disagree, which only a restart (from

@@ -3,10 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Hlc, VectorClock } from '@app/causal';
 import type { ChatMessage, ClockJson, MemberChange } from '@app/contracts';
-import { decodeTraceRow, encodeTraceRow } from './trace-rows';
-
-/** Meta key of the node's HLC after its last commit. */
-export const HLC_KEY = 'hlc';
+import { CommitStamp, decodeTraceRow, encodeTraceRow, traceRowHlc } from './trace-rows';
 
 /** A message as the node keeps it. */
 export interface StoredMessage {
@@ -19,7 +16,7 @@ export interface StoredMessage {
   readonly sentAt: string;
   /** The sender's hybrid logical timestamp (absent only in files older than the HLC). */
   readonly hlc?: Hlc;
-  /** True time at the sender when it originated (absent in older files: sentAt was true time). */
+  /** True time at the sender when it originated; absent when it equals sentAt (and in older files). */
   readonly trueSentAt?: string;
   /** The sender's event-trace clock when it sent (for the ShiViz log). */
   readonly trace: ClockJson;
@@ -32,7 +29,7 @@ export interface Delivery {
   readonly message: StoredMessage;
   /** The receiving node's clock. */
   readonly deliveredAt: string;
-  /** True time (absent in files older than the simulated clocks: deliveredAt was true time). */
+  /** True time; absent when it equals deliveredAt (and in files older than the simulated clocks). */
   readonly trueDeliveredAt?: string;
 }
 
@@ -42,9 +39,9 @@ export interface TraceEvent {
   readonly clock: ClockJson;
   readonly kind: TraceKind;
   readonly detail: string;
-  /** True time of the event (ms; absent in files older than the simulated clocks). */
+  /** True time of the event's commit (ms; absent in files older than the simulated clocks). */
   readonly at?: number;
-  /** The node's own clock reading at the event (ms). */
+  /** The node's own clock at the event's commit (ms). */
   readonly local?: number;
 }
 
@@ -69,7 +66,7 @@ export interface Restored {
   readonly trace: ClockJson;
   /** Meta values other than the owner's id (the membership, a joiner's grant); writeMeta adds to it. */
   readonly meta: Record<string, string>;
-  /** The node's HLC after its last commit (meta `hlc`), to resume above it. */
+  /** The node's HLC after its last commit (kept in its trace row), to resume above it. */
   readonly hlc?: Hlc;
 }
 
@@ -131,7 +128,7 @@ export class MessageLog {
   private readonly selectRange: Database.Statement;
   private readonly selectHistory: Database.Statement;
   private readonly selectTrace: Database.Statement;
-  private readonly writeBatch: (writes: LogWrite[]) => void;
+  private readonly writeBatch: (writes: LogWrite[], stamp?: CommitStamp) => void;
 
   /**
    * @param syncFile how a file is flushed to disk (`fs.fsync`; a test can slow it down)
@@ -205,7 +202,7 @@ export class MessageLog {
     );
     this.selectHistory = this.db.prepare(`SELECT * FROM log WHERE idx > ? ORDER BY idx LIMIT ?`);
     this.selectTrace = this.db.prepare(`SELECT idx, events FROM trace WHERE idx > ? ORDER BY idx`);
-    this.writeBatch = this.db.transaction((writes: LogWrite[]) => {
+    this.writeBatch = this.db.transaction((writes: LogWrite[], stamp?: CommitStamp) => {
       // A batch's trace events go in one row: one insert per commit instead of two or three
       // per message. Rows in idx order, events in order within a row: the node's history.
       const events: TraceEvent[] = [];
@@ -226,15 +223,17 @@ export class MessageLog {
             m.member ? JSON.stringify(m.member) : null,
             m.hlc?.wallMs ?? null,
             m.hlc?.logical ?? null,
-            m.trueSentAt ?? null,
-            delivery.trueDeliveredAt ?? null,
+            m.trueSentAt === m.sentAt ? null : (m.trueSentAt ?? null),
+            delivery.trueDeliveredAt === delivery.deliveredAt
+              ? null
+              : (delivery.trueDeliveredAt ?? null),
           );
         }
         if (write.meta)
           for (const [key, value] of Object.entries(write.meta)) writeMeta.run(key, value);
         for (const event of write.events) events.push(event);
       }
-      if (events.length > 0) this.insertTrace.run(encodeTraceRow(events));
+      if (events.length > 0) this.insertTrace.run(encodeTraceRow(events, stamp));
     });
     this.restored = this.readState();
     // What was committed before a crash may still sit in the page cache only (its fsync never
@@ -322,26 +321,18 @@ export class MessageLog {
         `SELECT key, value FROM meta WHERE key <> 'node_id'`,
       )
       .all();
-    const values: Record<string, string> = Object.fromEntries(
-      meta.map((row) => [row.key, row.value]),
-    );
-    const hlc = values[HLC_KEY] ? (JSON.parse(values[HLC_KEY]) as Hlc) : undefined;
-    delete values[HLC_KEY];
+    const last = this.db
+      .prepare<[], { events: string }>(`SELECT events FROM trace ORDER BY idx DESC LIMIT 1`)
+      .get();
+    const hlc = last ? traceRowHlc(last.events) : undefined;
     return {
       clock: VectorClock.of(rows.map((row) => [row.sender, row.seq] as const)),
       lastIndex,
-      trace: this.lastTraceClock(),
-      meta: values,
+      // The event-trace clock of the last event written: every event's clock is above the ones before.
+      trace: last ? decodeTraceRow(last.events).at(-1)!.clock : {},
+      meta: Object.fromEntries(meta.map((row) => [row.key, row.value])),
       ...(hlc ? { hlc } : {}),
     };
-  }
-
-  /** The event-trace clock of the last event written: every event's clock is above the ones before. */
-  private lastTraceClock(): ClockJson {
-    const batch = this.db
-      .prepare<[], { events: string }>(`SELECT events FROM trace ORDER BY idx DESC LIMIT 1`)
-      .get();
-    return batch ? decodeTraceRow(batch.events).at(-1)!.clock : {};
   }
 
   /**
@@ -383,13 +374,13 @@ export class MessageLog {
   }
 
   /**
-   * Writes a batch in one transaction. Once it returns the batch survives a crash of the
+   * Writes a batch in one transaction, with the commit's stamp (HLC and times) in its trace row. Once it returns the batch survives a crash of the
    * process (the WAL is in the operating system's hands); `durable()` says when it also
    * survives a power loss.
    */
-  write(writes: LogWrite[]): void {
+  write(writes: LogWrite[], stamp?: CommitStamp): void {
     if (writes.length === 0) return;
-    this.writeBatch(writes);
+    this.writeBatch(writes, stamp);
   }
 
   /**
@@ -530,13 +521,19 @@ export function toChatMessage(
     ...(message.author !== undefined ? { author: message.author } : {}),
     sentAt: message.sentAt,
     ...(message.hlc ? { hlc: message.hlc } : {}),
-    trueSentAt: message.trueSentAt ?? message.sentAt,
+    // True times only where the clock was wrong: absent, they are sentAt and deliveredAt.
+    ...(message.trueSentAt !== undefined && message.trueSentAt !== message.sentAt
+      ? { trueSentAt: message.trueSentAt }
+      : {}),
     ...(message.member ? { member: message.member } : {}),
     ...(delivery
       ? {
           index: delivery.index,
           deliveredAt: delivery.deliveredAt,
-          trueDeliveredAt: delivery.trueDeliveredAt ?? delivery.deliveredAt,
+          ...(delivery.trueDeliveredAt !== undefined &&
+          delivery.trueDeliveredAt !== delivery.deliveredAt
+            ? { trueDeliveredAt: delivery.trueDeliveredAt }
+            : {}),
         }
       : {}),
   };

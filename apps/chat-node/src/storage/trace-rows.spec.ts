@@ -1,4 +1,4 @@
-import { decodeTraceRow, encodeTraceRow } from './trace-rows';
+import { decodeTraceRow, encodeTraceRow, traceRowHlc } from './trace-rows';
 import type { TraceEvent } from './message-log';
 
 const ids = Array.from({ length: 12 }, (_, i) => `n${i}`);
@@ -37,5 +37,17 @@ describe('trace rows', () => {
     const events = commit(3);
     const old = JSON.stringify(events.map((e) => [e.clock, e.kind, e.detail]));
     expect(decodeTraceRow(old)).toEqual(events);
+  });
+
+  it('stamps a row with the HLC after the commit and its true and own time', () => {
+    const events = commit(3);
+    const hlc = { wallMs: 1_800_000_000_000, logical: 7 };
+    const skewed = encodeTraceRow(events, { hlc, at: 1_000, local: 6_000 });
+    expect(traceRowHlc(skewed)).toEqual(hlc);
+    expect(decodeTraceRow(skewed)).toEqual(events.map((e) => ({ ...e, at: 1_000, local: 6_000 })));
+    const right = encodeTraceRow(events, { hlc, at: 1_000, local: 1_000 });
+    expect(JSON.parse(right).t).toEqual([1_000]); // the own clock only where it differs
+    expect(decodeTraceRow(right)[0]).toMatchObject({ at: 1_000, local: 1_000 });
+    expect(traceRowHlc(encodeTraceRow(events))).toBeUndefined();
   });
 });

@@ -20,6 +20,9 @@ export class PhysicalClock {
   private rate: number;
   /** What synchronization adds (ms); 0 while it is off. */
   correctionMs = 0;
+  /** The last ms turned into ISO text, and the text: a busy node stamps many per ms. */
+  private isoMs = NaN;
+  private isoText = '';
 
   constructor(
     private readonly trueTime: TrueTime = Date.now,
@@ -58,7 +61,21 @@ export class PhysicalClock {
 
   /** `now()` as ISO text, as messages carry it. */
   iso(): string {
-    return new Date(this.now()).toISOString();
+    return this.text(this.now());
+  }
+
+  /** True time as ISO text. */
+  trueIso(): string {
+    return this.text(this.trueTime());
+  }
+
+  private text(ms: number): string {
+    const whole = Math.floor(ms);
+    if (whole !== this.isoMs) {
+      this.isoMs = whole;
+      this.isoText = new Date(whole).toISOString();
+    }
+    return this.isoText;
   }
 
   /** Sets the offset and/or drift; what is left out keeps its current value. */

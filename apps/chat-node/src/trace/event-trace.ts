@@ -8,14 +8,9 @@ import type { TraceEvent, TraceKind } from '../storage/message-log';
 export class EventTrace {
   private clock: Record<string, number>;
 
-  /**
-   * @param time true time and the node's own clock (ms), stamped on every event so a
-   *   diagram can lay a run out by either
-   */
   constructor(
     private readonly nodeId: string,
     restored: ClockJson = {},
-    private readonly time?: { trueNow(): number; now(): number },
   ) {
     this.clock = { ...restored };
   }
@@ -34,9 +29,7 @@ export class EventTrace {
       }
     }
     this.clock[this.nodeId] = (this.clock[this.nodeId] ?? 0) + 1;
-    const clock = { ...this.clock };
-    if (!this.time) return { clock, kind, detail };
-    return { clock, kind, detail, at: this.time.trueNow(), local: Math.round(this.time.now()) };
+    return { clock: { ...this.clock }, kind, detail };
   }
 }
 

@@ -135,7 +135,8 @@ export class ChatMessageView {
   hlc?: HlcView;
   @ApiPropertyOptional({
     example: '2026-11-25T12:00:00.000Z',
-    description: 'True time (the operating system’s clock) at the sender when it originated.',
+    description:
+      'True time (the operating system’s clock) at the sender when it originated; absent when it equals sentAt.',
   })
   trueSentAt?: string;
   @ApiPropertyOptional({ example: 1, description: "Position in this node's delivery order." })
