@@ -238,6 +238,9 @@ describe('gateway (gateway + three node processes on loopback)', () => {
     // Each batch is one node's, carries that node's clock after it, and its indexes run on.
     for (const batch of batches) {
       expect(batch.messages.length).toBeGreaterThan(0);
+      // Every message carries the hybrid logical timestamp its sender gave it.
+      for (const m of batch.messages)
+        expect(m.hlc).toEqual({ wallMs: expect.any(Number), logical: expect.any(Number) });
       expect(batch.clock).toEqual(expect.objectContaining({ n0: expect.any(Number) }));
       const last = batch.messages[batch.messages.length - 1];
       expect(batch.messages.map((m) => m.index)).toEqual(
