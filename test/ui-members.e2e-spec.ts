@@ -2,11 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BrowserContext, chromium } from 'playwright-core';
+import { TestBrowser } from './support/browser';
 import { freePortBlock } from './support/ports';
 import { Supervisor } from './support/supervisor';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 jest.setTimeout(120_000);
 
 /**
@@ -15,19 +13,16 @@ jest.setTimeout(120_000);
  */
 describe('web UI: the cluster grows and shrinks (Chromium against npm start)', () => {
   let dataDir: string;
-  let profile: string;
   let supervisor: Supervisor;
-  let context: BrowserContext;
+  let browser: TestBrowser | undefined;
   afterEach(async () => {
-    await context?.close();
+    await browser?.close();
     await supervisor?.stop();
     rmSync(dataDir, { recursive: true, force: true });
-    rmSync(profile, { recursive: true, force: true });
   });
 
   it('adds a node from the page, shows its panel filling with the history, and retires it', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'ui-members-'));
-    profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
     const port = await freePortBlock(1);
     supervisor = new Supervisor({
       CHAT_NODES: '3',
@@ -43,13 +38,8 @@ describe('web UI: the cluster grows and shrinks (Chromium against npm start)', (
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ text: `before the join ${i}` }),
       });
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 900 },
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
-    const page = context.pages()[0] ?? (await context.newPage());
+    browser = await TestBrowser.launch({ width: 1280, height: 900 });
+    const page = browser.page;
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     page.on('dialog', (dialog) => {

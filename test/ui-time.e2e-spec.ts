@@ -1,10 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BrowserContext, chromium, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { TestBrowser } from './support/browser';
 import { ROOT, TestCluster } from './support/cluster';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'artifacts', 'ui');
 
 /**
@@ -14,9 +13,8 @@ const ARTIFACTS = join(ROOT, 'artifacts', 'ui');
  */
 describe('UI: skewed clocks (Chromium, real processes)', () => {
   let cluster: TestCluster;
-  let context: BrowserContext;
+  let browser: TestBrowser;
   let page: Page;
-  let profile: string;
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
@@ -25,22 +23,8 @@ describe('UI: skewed clocks (Chromium, real processes)', () => {
       env: { CHAT_LINK_DELAY_MS: '5', CHAT_LINK_JITTER_MS: '20', CHAT_CLOCK_PING_MS: '250' },
     });
     const url = await cluster.startGateway();
-    profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 1100 },
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await TestBrowser.launch({ width: 1280, height: 1100 });
+    page = browser.page;
     page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
     page.on('pageerror', (error) => consoleErrors.push(error.message));
     await page.goto(url);
@@ -48,8 +32,7 @@ describe('UI: skewed clocks (Chromium, real processes)', () => {
   });
 
   afterAll(async () => {
-    await context?.close();
-    rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await cluster?.stop();
   });
 

@@ -1,19 +1,18 @@
 /// <reference lib="dom" />
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BrowserContext, chromium, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { TestBrowser } from './support/browser';
 import { ROOT, TestCluster, waitUntil } from './support/cluster';
 
 const ARTIFACTS = join(ROOT, 'artifacts', 'ui');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 describe('web UI (Debian Chromium against gateway + three nodes)', () => {
   let cluster: TestCluster;
   let url: string;
   let context: BrowserContext;
   let page: Page;
-  let profile: string;
+  let browser: TestBrowser;
   const consoleErrors: string[] = [];
   /** The operator token; the page asks for it once, when a control first answers 401. */
   const TOKEN = 'ui-test-operator-token-0123456789';
@@ -27,22 +26,8 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
       env: { CHAT_LINK_DELAY_MS: '5', CHAT_LINK_JITTER_MS: '40' },
     });
     url = await cluster.startGateway({ GATEWAY_ADMIN_TOKEN: TOKEN });
-    profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 800 },
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await TestBrowser.launch();
+    ({ context, page } = browser);
     page.on('console', (message) => {
       // Chromium logs the one 401 that makes the page ask for the token; counted below.
       if (message.type() === 'error' && !message.text().includes('status of 401'))
@@ -68,8 +53,7 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
   });
 
   afterAll(async () => {
-    await context?.close();
-    rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await cluster?.stop();
   });
 
