@@ -4,8 +4,9 @@
  * A real cluster (gateway + N node processes) under a workload of concurrent REST clients,
  * some answering what they read at one node from another node (reply chains), while a
  * nemesis on a seeded schedule changes link faults, partitions nodes, kills -9 and restarts
- * them, pauses them (SIGSTOP/SIGCONT), skews, drifts and steps their physical clocks (and
- * switches clock synchronization), and (unless --membership 0) admits and joins new
+ * them, pauses them (SIGSTOP/SIGCONT), pauses and resumes their inboxes (copies parked,
+ * then released), skews, drifts and steps their physical clocks (and switches clock
+ * synchronization), and (unless --membership 0) admits and joins new
  * nodes and retires members, never below N active ones. Then everything heals, the cluster gets a bounded
  * quiescence, and an oracle of our own checks the ground truth we recorded: every 201 is
  * delivered at every node exactly once, every reply after its cause everywhere, nothing
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
     join: 0,
     retire: 0,
     clock: 0,
+    inbox: 0,
   };
   /** Slots not yet used by a join, and members in the middle of a membership change. */
   const spare = cluster.all.slice(NODES, NODES + SPARE);
@@ -151,6 +153,10 @@ async function main(): Promise<void> {
       const target = pick(ids.filter((id) => !down.has(id) && !changing.has(id)));
       if (random() < 0.2) {
         await skewClock(target);
+        continue;
+      }
+      if (random() < 0.15) {
+        await holdInbox(target);
         continue;
       }
       if (MEMBERSHIP && roll < 0.25 && !membershipBusy) {
@@ -257,6 +263,30 @@ async function main(): Promise<void> {
     faults.clock++;
   };
 
+  /** A paused inbox: what arrives is parked, then released in arrival order. */
+  const inboxes = new Set<string>();
+  const setInbox = (id: string, paused: boolean) =>
+    fetch(`${url}/nodes/${id}/inbox`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ paused }),
+      signal: AbortSignal.timeout(5000),
+    }).catch(() => undefined);
+  const holdInbox = async (target: string) => {
+    if (inboxes.has(target)) return;
+    inboxes.add(target);
+    await setInbox(target, true);
+    faults.inbox++;
+    trace.push(`inbox ${target} paused`);
+    setTimeout(
+      () => {
+        void setInbox(target, false).finally(() => inboxes.delete(target));
+        trace.push(`inbox ${target} resumed`);
+      },
+      300 + random() * 1700,
+    );
+  };
+
   /** Admits and joins a spare slot, or retires a member (never below NODES active ones). */
   const changeMembership = async () => {
     const operator = (method: string, path: string, body?: unknown) =>
@@ -354,6 +384,9 @@ async function main(): Promise<void> {
 
   for (const id of [...paused]) cluster.processes.get(id)?.kill('SIGCONT');
   while (down.size > 0) await sleep(100);
+  // Every inbox released before the final check (a restarted node's was released anyway).
+  while (inboxes.size > 0) await sleep(100);
+  for (const id of ids) await setInbox(id, false);
   const healStart = Date.now();
   await fetch(`${url}/network`, { method: 'DELETE' });
   // A node that has not yet delivered an admission has no link from the new member yet; it

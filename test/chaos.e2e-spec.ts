@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { ROOT } from './support/cluster';
 
 describe('fault campaign (npm run chaos, short)', () => {
-  it('loses nothing acknowledged, duplicates nothing and keeps causal order under kills, pauses, partitions, lossy links, joins, retirements and wrong clocks', () => {
+  it('loses nothing acknowledged, duplicates nothing and keeps causal order under kills, pauses, partitions, lossy links, joins, retirements, wrong clocks and paused inboxes', () => {
     const seed = String(Math.floor(Math.random() * 2 ** 31));
     const run = spawnSync(
       process.execPath,

@@ -299,6 +299,8 @@ describe('gateway (gateway + three node processes on loopback)', () => {
         '/network',
         '/network/links/{from}/{to}',
         '/nodes',
+        '/nodes/{id}/inbox',
+        '/nodes/{id}/inbox/{flightId}',
         '/nodes/{id}/log',
         '/nodes/{id}/messages',
         '/nodes/{id}/state',

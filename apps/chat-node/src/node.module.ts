@@ -12,6 +12,8 @@ import {
   STORAGE_FAILED,
   ZMQ_SERVER,
 } from './config/node.tokens';
+import { Inbox } from './inbox/inbox';
+import { InboxController } from './inbox/inbox.controller';
 import { Membership } from './membership/membership';
 import { MembershipController } from './membership/membership.controller';
 import { PeerLinks } from './membership/peer-links';
@@ -92,7 +94,7 @@ export class NodeModule {
           }),
         }),
       ],
-      controllers: [ReplicaController, MembershipController, TimeController],
+      controllers: [ReplicaController, MembershipController, TimeController, InboxController],
       providers: [
         { provide: CONNECTION_AUDIT, useValue: audit },
         { provide: ZMQ_SERVER, useValue: hooks.server },
@@ -117,6 +119,7 @@ export class NodeModule {
         Network,
         PeerLinks,
         Replica,
+        Inbox,
         Repair,
         ClockSync,
       ],

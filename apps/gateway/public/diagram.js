@@ -76,6 +76,26 @@ function renderDiagram(events, from, to, width, ticks) {
         }),
       );
   }
+  // A copy parked in a paused inbox: an arrow that stops short of its node's line, with a
+  // wide invisible twin on top of everything to click.
+  const hits = [];
+  for (const e of events) {
+    if (e.kind !== 'park' || !state.members.includes(e.node)) continue;
+    const sent = sends.get(e.id);
+    const toY = y(e.node);
+    const fromY = sent ? y(sent.node) : toY - rowGap;
+    const line = {
+      'data-id': e.id,
+      'data-node': e.node,
+      'data-flight': e.flightId,
+      x1: sent ? x(sent.t) : x(e.t) - 20,
+      y1: fromY,
+      x2: x(e.t),
+      y2: toY - (toY - fromY) * 0.25,
+    };
+    parts.push(shape('line', { class: 'parked', ...line, 'marker-end': 'url(#head)' }));
+    hits.push(shape('line', { class: 'parked-hit', ...line }));
+  }
   for (const e of events) {
     if (e.kind === 'send')
       parts.push(
@@ -93,6 +113,7 @@ function renderDiagram(events, from, to, width, ticks) {
         }),
       );
   }
+  parts.push(...hits);
   const defs = shape('defs', {});
   const marker = shape('marker', {
     id: 'head',
@@ -114,7 +135,17 @@ export function drawLive() {
   const now = Date.now();
   state.trace = state.trace.filter((e) => e.t > now - WINDOW_MS - 5000);
   const ticks = [0, 10, 20, 30].map((s) => [now - s * 1000, s === 0 ? 'now' : `−${s} s`]);
-  renderDiagram(state.trace, now - WINDOW_MS, now, svg.clientWidth || 800, ticks);
+  const parked = [];
+  for (const node of state.nodes.values())
+    for (const f of node.inbox?.inFlight ?? [])
+      parked.push({
+        kind: 'park',
+        node: node.id,
+        id: f.message.id,
+        flightId: f.flightId,
+        t: node.flightSeen?.get(f.flightId) ?? now,
+      });
+  renderDiagram([...state.trace, ...parked], now - WINDOW_MS, now, svg.clientWidth || 800, ticks);
 }
 
 /**

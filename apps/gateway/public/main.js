@@ -6,6 +6,7 @@ import { healAll, refreshLinks } from './network.js';
 import { createPanel, paintSelection, refreshStates, removePanel } from './panel.js';
 import { SCENARIOS } from './scenarios.js';
 import { WINDOW_MS, state } from './state.js';
+import { initInbox } from './inbox.js';
 import { initClocks } from './time.js';
 import { refreshVerdict, report } from './verdict.js';
 
@@ -44,6 +45,7 @@ async function main() {
   $('#mode-run').addEventListener('click', () => setMode('run'));
   $('#axis-node').addEventListener('click', () => setAxis(state.runAxis !== 'node'));
   initClocks(report);
+  initInbox();
   for (const direction of ['earlier', 'later', 'newest'])
     $(`#run-${direction}`).addEventListener('click', () => pageRun(direction));
   $('#heal').addEventListener('click', () => healAll().catch(report));

@@ -4,6 +4,7 @@ import { compact, full, relation } from './clocks.js';
 import { $, el } from './dom.js';
 import { partition } from './network.js';
 import { state } from './state.js';
+import { pauseInbox, refreshInbox, setInbox } from './inbox.js';
 import { renderClockMatrix, setTime } from './time.js';
 import { report } from './verdict.js';
 
@@ -282,6 +283,9 @@ export function createPanel(id) {
   $('.partition', panel).addEventListener('click', () =>
     partition(id, !node.partitioned).catch(report),
   );
+  $('.pause', panel).addEventListener('click', () =>
+    pauseInbox(id, !node.inbox?.paused).catch(report),
+  );
   $('.retire', panel).addEventListener('click', async () => {
     if (!window.confirm(`Retire ${id} for good? Its messages stay; the node stops.`)) return;
     await api('DELETE', `/cluster/members/${id}`).catch(report);
@@ -293,8 +297,10 @@ export function createPanel(id) {
     if (hello.clock) renderClock(node, hello.clock);
     for (const held of hello.buffered || []) node.held.set(held.message.id, held);
     renderHeld(node);
+    if (hello.up) refreshInbox(node).catch(() => undefined);
     if (hello.lastIndex) await loadHistory(node, hello.lastIndex).catch(report);
   });
+  socket.on('inbox', (view) => setInbox(node, view));
   socket.on('deliveries', (batch) => {
     for (const message of batch.messages) onLive(node, message);
     renderClock(node, batch.clock);

@@ -2,6 +2,7 @@
 import { api } from './api.js';
 import { $ } from './dom.js';
 import { refreshLinks } from './network.js';
+import { pauseInbox } from './inbox.js';
 import { applyOrder } from './panel.js';
 import { state } from './state.js';
 
@@ -54,6 +55,18 @@ export const SCENARIOS = {
     await sleep(6000);
     await api('PUT', `/network/links/${a}/${c}`, { delayMs: 30, jitterMs: 120 });
     await refreshLinks();
+  },
+  /**
+   * The race, by hand: n2's inbox paused, n0 asks, n1 answers; both wait in n2's tray for
+   * the person to deliver them, in either order.
+   */
+  async 'race-by-hand'() {
+    const [a, b, c] = state.members;
+    if (!c) throw new Error('this scenario needs three nodes');
+    await pauseInbox(c, true);
+    const question = await send(a, 'Who wants lunch?');
+    await deliveredAt(b, question.id);
+    await send(b, `Me! (deliver me at ${c} before the question, and see me wait)`);
   },
   /**
    * n2's clock 5 s slow; n0 asks, n2 answers after seeing the question. Sorted by sent time

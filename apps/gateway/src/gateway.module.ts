@@ -9,6 +9,7 @@ import { ClocksController } from './clocks/clocks.controller';
 import { ClusterController } from './cluster/cluster.controller';
 import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
 import { HealthController } from './health/health.controller';
+import { InboxController } from './inbox/inbox.controller';
 import { Metrics } from './metrics/metrics';
 import { MetricsController } from './metrics/metrics.controller';
 import { NetworkController } from './network/network.controller';
@@ -34,6 +35,7 @@ export class GatewayModule {
       ],
       controllers: [
         NodesController,
+        InboxController,
         NetworkController,
         ClocksController,
         ClusterController,

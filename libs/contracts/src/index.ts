@@ -6,3 +6,4 @@ export * from './env';
 export * from './cluster-keys';
 export * from './membership';
 export * from './time';
+export * from './inbox';

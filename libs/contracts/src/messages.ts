@@ -107,6 +107,8 @@ export interface NodeCounters {
   repairRequests: number;
   overflows: number;
   rejected: number;
+  /** Copies refused because a paused inbox was full (fetched again by repair). */
+  inboxOverflow: number;
   linkDropped: number;
   linkDuplicated: number;
 }

@@ -8,6 +8,12 @@ export const Requests = {
   networkSet: 'network.set',
   networkReset: 'network.reset',
   fetch: 'replica.fetch',
+  /** The node's inbox (`InboxView`). */
+  inboxGet: 'inbox.get',
+  /** Operator, via the gateway: `{paused?, breakOn?}`; resuming releases the tray in order. */
+  inboxSet: 'inbox.set',
+  /** Operator, via the gateway: `{flightId, action: deliver | drop | duplicate}`. */
+  inboxAct: 'inbox.act',
   /** The node's clocks (`TimeView`). */
   clockGet: 'clock.get',
   /** Operator, via the gateway: `{offsetMs?, driftPpm?}` of the simulated physical clock. */
@@ -46,6 +52,8 @@ export const NodeEvents = {
   delivered: 'node.delivered',
   buffered: 'node.buffered',
   clock: 'node.clock',
+  /** The node's inbox changed (paused, resumed, a copy parked or handled): its `InboxView`. */
+  inbox: 'node.inbox',
   /** The node applied a membership change: its `MembershipView`. */
   membership: 'node.membership',
 } as const;

@@ -51,6 +51,8 @@ export interface NodeConfig {
   };
   /** How long a retirement waits for the leaving member's messages to arrive here (ms). */
   readonly retireWaitMs: number;
+  /** How many copies a paused inbox parks before it refuses more (repair fetches them later). */
+  readonly inboxCapacity: number;
   /** The simulated physical clock at start, and how often peers' clocks are sampled. */
   readonly clock: {
     readonly offsetMs: number;
@@ -177,6 +179,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     curve,
     ...(join ? { join } : {}),
     retireWaitMs: envInteger(env, 'CHAT_RETIRE_WAIT_MS', 15_000, 100, 600_000),
+    inboxCapacity: envInteger(env, 'CHAT_INBOX_CAPACITY', 10_000, 1, 1_000_000),
     clock: {
       offsetMs: envInteger(
         env,

@@ -92,8 +92,11 @@ export class LinkSimulator {
     return this.current;
   }
 
-  /** Passes one packet through the link: `deliver` runs 0, 1 or 2 times, now or later. */
-  pass(deliver: () => void): void {
+  /**
+   * Passes one packet through the link: `deliver` runs 0, 1 or 2 times, now or later, told
+   * which copy it is (0 the packet, 1 the duplicate the link made).
+   */
+  pass(deliver: (copy: number) => void): void {
     if (this.lost()) return;
     const copies =
       this.settings.duplicateRate > 0 && this.random() < this.settings.duplicateRate ? 2 : 1;
@@ -101,14 +104,14 @@ export class LinkSimulator {
     for (let i = 0; i < copies; i++) {
       const delay = this.delay();
       if (delay === 0) {
-        deliver();
+        deliver(i);
         continue;
       }
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         // A partition raised while a packet was in flight cuts it too.
         if (this.settings.partitioned) this.counters.dropped++;
-        else deliver();
+        else deliver(i);
       }, delay);
       this.timers.add(timer);
     }

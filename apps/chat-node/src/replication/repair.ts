@@ -20,6 +20,7 @@ import {
 import { ZmqClient } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
 import { NODE_CONFIG } from '../config/node.tokens';
+import { Inbox } from '../inbox/inbox';
 import { Membership } from '../membership/membership';
 import { PeerLinks } from '../membership/peer-links';
 import { Network } from '../network/network';
@@ -61,6 +62,7 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly membership: Membership,
     private readonly replica: Replica,
     private readonly network: Network,
+    private readonly inbox: Inbox,
   ) {
     this.clients = links.clients;
     this.memberSet = membership.known;
@@ -172,7 +174,8 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
     this.replica.maybeJoin();
     const now = performance.now();
     const byNode = new Map<string, FetchRange[]>();
-    for (const gap of this.replica.missing(this.horizon())) {
+    // What a paused inbox already holds is not missing, only waiting for its person.
+    for (const gap of this.inbox.unparked(this.replica.missing(this.horizon()))) {
       const ranges = byNode.get(gap.node);
       if (ranges) ranges.push(gap);
       else byNode.set(gap.node, [gap]);
@@ -239,7 +242,7 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
       full = messages.length >= asked;
       for (const untrusted of messages) {
         try {
-          this.replica.accept(parseReplicaMessage(untrusted, this.memberSet), true);
+          this.inbox.receive(peer, parseReplicaMessage(untrusted, this.memberSet), 'repair');
         } catch (error) {
           if (!(error instanceof InvalidReplicaMessageError)) throw error;
           this.replica.counters.rejected++;
@@ -262,7 +265,9 @@ export class Repair implements OnApplicationBootstrap, OnModuleDestroy {
   /** After a full page: the rest of `node`'s gap, at once (its sender first, as always). */
   private fetchNextPage(node: string): void {
     if (this.inFlight.has(node)) return;
-    const ranges = this.replica.missing(this.horizon()).filter((gap) => gap.node === node);
+    const ranges = this.inbox
+      .unparked(this.replica.missing(this.horizon()))
+      .filter((gap) => gap.node === node);
     if (ranges.length === 0) return;
     const peer = this.pickPeer(node, ranges[0].fromSeq, 0);
     if (!peer) return;

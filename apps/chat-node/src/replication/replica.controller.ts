@@ -22,6 +22,7 @@ import {
   parseReplicaMessage,
   parseSendRequest,
 } from './replica-message.parser';
+import { Inbox } from '../inbox/inbox';
 import { ClockSync } from '../time/clock-sync';
 import { Repair } from './repair';
 import { Replica } from './replica';
@@ -54,6 +55,7 @@ export class ReplicaController {
     private readonly membership: Membership,
     @Inject(CONNECTION_AUDIT) private readonly audit: ConnectionAudit,
     private readonly clockSync: ClockSync,
+    private readonly inbox: Inbox,
   ) {
     this.memberSet = membership.known;
     this.publishers = membership.publishers;
@@ -200,7 +202,9 @@ export class ReplicaController {
       );
       return;
     }
-    this.network.link(origin)!.pass(() => this.replica.accept(message));
+    this.network
+      .link(origin)!
+      .pass((copy) => this.inbox.receive(origin, message, copy === 0 ? 'message' : 'duplicate'));
   }
 
   @EventPattern(ReplicaEvents.heartbeat)

@@ -52,6 +52,11 @@ import { replicaBatches } from './replica-batches';
  */
 export const HLC_MAX_AHEAD_MS = 15 * 24 * 3600 * 1000;
 
+/** What became of a peer's message handed to `accept`. */
+export type AcceptResult = 'delivered' | 'held-back' | 'duplicate-dropped' | 'refused';
+
+const NONE: readonly StoredMessage[] = [];
+
 interface Origination {
   readonly resolve: (message: ChatMessage) => void;
   readonly reject: (error: Error) => void;
@@ -112,6 +117,7 @@ export class Replica implements OnModuleDestroy {
     repairRequests: 0,
     overflows: 0,
     rejected: 0,
+    inboxOverflow: 0,
     linkDropped: 0,
     linkDuplicated: 0,
   };
@@ -147,6 +153,8 @@ export class Replica implements OnModuleDestroy {
   /** The clock a joiner catches up to before its "joined" entry (from its grant). */
   private readonly joinClock?: VectorClock;
   private joinSent = false;
+  /** What the last `accept` delivered, in order (empty unless it returned 'delivered'). */
+  lastDelivered: readonly StoredMessage[] = NONE;
   /** The index of this node's own retirement, once delivered; told when it is announced. */
   private retiredIndex = 0;
   private retiredTold = false;
@@ -349,11 +357,14 @@ export class Replica implements OnModuleDestroy {
   }
 
   /**
-   * Accepts a validated message from a peer (live or repaired). Returns what it delivered;
-   * refusals (full buffer, absurd clock) are counted: the message will be fetched again.
+   * Accepts a validated message from a peer (live or repaired) and says what became of it;
+   * `lastDelivered` then holds what it delivered, in order (the message itself, and the
+   * held-back messages it released). Refusals (full buffer, absurd clock or timestamp) are
+   * counted: the message will be fetched again.
    */
-  accept(message: StoredMessage, repaired = false): void {
-    if (this.closed || this.storageFailure) return;
+  accept(message: StoredMessage, repaired = false): AcceptResult {
+    this.lastDelivered = NONE;
+    if (this.closed || this.storageFailure) return 'refused';
     this.counters.received++;
     if (repaired) this.counters.retransmissions++;
     // A timestamp too far in the future would drag this node's HLC with it; refused before
@@ -364,7 +375,7 @@ export class Replica implements OnModuleDestroy {
         'hlc-ahead',
         `message ${message.id} refused: hlc.wallMs is more than ${HLC_MAX_AHEAD_MS} ms ahead of this node's clock`,
       );
-      return;
+      return 'refused';
     }
     const duplicatesBefore = this.buffer.stats.duplicates;
     let delivered: readonly StoredMessage[];
@@ -374,18 +385,18 @@ export class Replica implements OnModuleDestroy {
       if (error instanceof HoldBackOverflowError) {
         this.counters.overflows++;
         this.logOnce('overflow', error.message);
-        return;
+        return 'refused';
       }
       if (error instanceof TooFarAheadError) {
         this.counters.rejected++;
         this.logOnce('too-far-ahead', error.message);
-        return;
+        return 'refused';
       }
       throw error;
     }
     if (this.buffer.stats.duplicates > duplicatesBefore) {
       this.counters.duplicatesDropped++;
-      return;
+      return 'duplicate-dropped';
     }
     const receiveEvent = this.trace.record('receive', message.id, message.trace);
     if (delivered.length === 0) {
@@ -393,9 +404,11 @@ export class Replica implements OnModuleDestroy {
       this.scheduleFlush();
       const held: BufferedEvent = { nodeId: this.nodeId, held: this.heldView(message) };
       this.emit(NodeEvents.buffered, held);
-      return;
+      return 'held-back';
     }
     delivered.forEach((m, i) => this.recordDelivery(m, i === 0 ? [receiveEvent] : []));
+    this.lastDelivered = delivered;
+    return 'delivered';
   }
 
   /** Held-back messages with what they wait for. */

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { BufferedEvent, ClockEvent, DeliveredEvent, NodeEvents } from '@app/contracts';
+import { BufferedEvent, ClockEvent, DeliveredEvent, InboxView, NodeEvents } from '@app/contracts';
 import { Metrics } from '../metrics/metrics';
 import { NodesGateway } from './nodes.gateway';
 
@@ -29,6 +29,11 @@ export class NodeEventsController {
   buffered(@Payload() event: BufferedEvent): void {
     this.relayedBuffered.inc();
     this.gateway.buffered(event);
+  }
+
+  @EventPattern(NodeEvents.inbox)
+  inbox(@Payload() event: InboxView): void {
+    this.gateway.inbox(event);
   }
 
   @EventPattern(NodeEvents.clock)

@@ -16,6 +16,7 @@ import {
   BufferedEvent,
   ChatMessage,
   ClockEvent,
+  InboxView,
   DeliveredEvent,
   NodeState,
   Requests,
@@ -199,6 +200,11 @@ export class NodesGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
 
   buffered(event: BufferedEvent): void {
     this.room(event.nodeId)?.emit('buffered', event.held);
+  }
+
+  /** The node's inbox changed: every page watching the node sees the same tray. */
+  inbox(event: InboxView): void {
+    this.room(event.nodeId)?.emit('inbox', event);
   }
 
   clock(event: ClockEvent): void {
