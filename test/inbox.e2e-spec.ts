@@ -15,7 +15,7 @@ describe('inbox (gateway + three node processes)', () => {
 
   beforeAll(async () => {
     cluster = await TestCluster.start({
-      env: { CHAT_LINK_DELAY_MS: '2', CHAT_LINK_JITTER_MS: '5' },
+      env: { CHAT_LINK_DELAY_MS: '2', CHAT_LINK_JITTER_MS: '5', CHAT_INBOX_CAPACITY: '8' },
     });
     url = await cluster.startGateway({ GATEWAY_ADMIN_TOKEN: TOKEN });
   });
@@ -155,11 +155,22 @@ describe('inbox (gateway + three node processes)', () => {
     expectCausalAndComplete(logs, [m, next]);
   });
 
-  it('loses nothing when a paused node with a full tray is killed and restarted', async () => {
+  it('refuses copies past its capacity (counted), and loses nothing when killed with a full tray', async () => {
     await pause('n1', true);
     const sent = [];
     for (let i = 0; i < 12; i++) sent.push(await send(i % 2 ? 'n0' : 'n2', `tray ${i}`));
-    await parkedAt('n1', 12);
+    // Eight parked, the rest refused and counted; repair keeps asking for them, and they are
+    // refused again while the tray is full — never parked twice, never lost.
+    let view!: InboxView;
+    await cluster.waitUntil(
+      async () => (view = await inbox('n1')).inFlight.length === 8 && view.overflow >= 4,
+      10_000,
+      'a full tray at n1',
+    );
+    expect(view.capacity).toBe(8);
+    expect((await cluster.state('n1')).counters.inboxOverflow).toBeGreaterThanOrEqual(4);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await inbox('n1')).inFlight).toHaveLength(8);
     await cluster.kill('n1');
     await cluster.startNode('n1');
     // The tray was memory: the restarted node is not paused, and repair brings everything.
