@@ -165,6 +165,59 @@ describe('gateway (gateway + three node processes on loopback)', () => {
     }
   });
 
+  it("gives every member's events as one ShiViz log that passes ShiViz's own rule, streamed or paged", async () => {
+    await cluster.converge(35);
+    const header = '(?<host>\\S*) (?<clock>{.*})\\n(?<event>.*)\n\n';
+    const all = await request(url).get('/cluster/log?format=shiviz&limit=all').expect(200);
+    expect(all.text.startsWith(header)).toBe(true);
+    const lines = all.text.slice(header.length).split('\n').filter(Boolean);
+    const events = new Map<string, Record<string, number>[]>();
+    const named = new Set<string>();
+    for (let i = 0; i < lines.length; i += 2) {
+      const match = /^(\S+) (\{.*\})$/.exec(lines[i]);
+      expect(match).not.toBeNull();
+      const [, host, json] = match!;
+      const clock = JSON.parse(json) as Record<string, number>;
+      for (const id of Object.keys(clock)) named.add(id);
+      events.set(host, [...(events.get(host) ?? []), clock]);
+      expect(lines[i + 1]).toMatch(/^(send|receive|deliver) /);
+    }
+    // ShiViz's rule: every host named in any clock has events in the log, and each host's
+    // own entry counts its events, 1, 2, 3, … in the order they are listed.
+    expect([...named].sort()).toEqual([...events.keys()].sort());
+    expect([...events.keys()].sort()).toEqual(['n0', 'n1', 'n2']);
+    for (const [host, clocks] of events)
+      clocks.forEach((clock, i) => expect(clock[host]).toBe(i + 1));
+    // A node's own log alone breaks that rule: it names hosts it has no events of.
+    const one = await request(url).get('/nodes/n0/log?format=shiviz&limit=all').expect(200);
+    expect(one.text).toContain('"n1":');
+    expect(one.text).not.toMatch(/^n1 /m);
+
+    // Page by page with the cursor: the same events, once each, in the same order.
+    let body = '';
+    let after = '';
+    for (let pages = 0; ; pages++) {
+      const page = await request(url)
+        .get(`/cluster/log?limit=40${after ? `&after=${after}` : ''}`)
+        .expect(200);
+      body += page.text.slice(header.length);
+      if (!page.headers['x-next-after']) break;
+      after = page.headers['x-next-after'];
+      expect(after).toMatch(/^n[0-2]:\d+$/);
+      expect(pages).toBeLessThan(1000);
+    }
+    expect(body).toBe(all.text.slice(header.length));
+    for (const [query, message] of [
+      ['after=n9:0', 'after names n9, not a member'],
+      ['after=5', 'after must be a cursor "node:position"'],
+      ['limit=0', 'limit must be "all" or an integer from 1 to 20000'],
+      ['format=xml', 'format must be "shiviz"'],
+    ]) {
+      const refused = await request(url).get(`/cluster/log?${query}`).expect(400);
+      expect([].concat(refused.body.message).join(' ')).toContain(message);
+    }
+  });
+
   it('reads and changes simulated links, and resets them', async () => {
     const changed = await request(url)
       .put('/network/links/n0/n2')
@@ -291,6 +344,7 @@ describe('gateway (gateway + three node processes on loopback)', () => {
         '/clocks/sync',
         '/clocks/{id}',
         '/cluster/consistency',
+        '/cluster/log',
         '/cluster/members',
         '/cluster/members/{id}',
         '/cluster/nodes',

@@ -9,6 +9,7 @@ import { ClocksController } from './clocks/clocks.controller';
 import { ClusterController } from './cluster/cluster.controller';
 import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
 import { HealthController } from './health/health.controller';
+import { ClusterLogController } from './logs/cluster-log.controller';
 import { InboxController } from './inbox/inbox.controller';
 import { Metrics } from './metrics/metrics';
 import { MetricsController } from './metrics/metrics.controller';
@@ -39,6 +40,7 @@ export class GatewayModule {
         NetworkController,
         ClocksController,
         ClusterController,
+        ClusterLogController,
         MembersController,
         UiConfigController,
         HealthController,

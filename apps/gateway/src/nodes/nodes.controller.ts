@@ -26,12 +26,11 @@ import {
 import {
   ChatMessage,
   HistoryPage,
-  Limits,
-  LogPage,
   NodeState,
   Requests,
   SHIVIZ_HEADER,
 } from '@app/contracts';
+import { logPages } from '../logs/log-pages';
 import { NodeDirectory } from './node-directory';
 import {
   ChatMessageView,
@@ -130,7 +129,7 @@ export class NodesController {
         `limit must be "all" or an integer from 1 to ${LOG_LIMIT_MAX}, got ${query.limit}`,
       );
     // The first page is read before answering, so a node that cannot answer is a 503.
-    const pages = this.logPages(id, query.after ?? 0, limit);
+    const pages = logPages(this.nodes, id, query.after ?? 0, limit);
     const first = await pages.next();
     if (limit === Infinity) {
       const rest = async function* () {
@@ -148,19 +147,5 @@ export class NodesController {
     }
     if (next !== null) reply.header('X-Next-After', String(next));
     return text;
-  }
-
-  /** The node's log pages after `after`, until `limit` events (whole commits) or its end. */
-  private async *logPages(id: string, after: number, limit: number): AsyncGenerator<LogPage> {
-    let cursor: number | null = after;
-    for (let left = limit; cursor !== null && left > 0;) {
-      const page: LogPage = await this.nodes.request<LogPage>(id, Requests.log, {
-        after: cursor,
-        limit: Math.min(left, Limits.logPageMaxEvents),
-      });
-      yield page;
-      left -= page.events;
-      cursor = page.next;
-    }
   }
 }
