@@ -23,13 +23,7 @@ import {
   ApiCreatedResponse,
   ApiPayloadTooLargeResponse,
 } from '@nestjs/swagger';
-import {
-  ChatMessage,
-  HistoryPage,
-  NodeState,
-  Requests,
-  SHIVIZ_HEADER,
-} from '@app/contracts';
+import { ChatMessage, HistoryPage, NodeState, Requests, SHIVIZ_HEADER } from '@app/contracts';
 import { logPages } from '../logs/log-pages';
 import { NodeDirectory } from './node-directory';
 import {
