@@ -180,7 +180,9 @@ describe('gateway (gateway + three node processes on loopback)', () => {
       const clock = JSON.parse(json) as Record<string, number>;
       for (const id of Object.keys(clock)) named.add(id);
       events.set(host, [...(events.get(host) ?? []), clock]);
-      expect(lines[i + 1]).toMatch(/^(send|receive|deliver) /);
+      expect(lines[i + 1]).toMatch(
+        /^(send|receive|deliver|duplicate|lost|copied|link|clock|inbox) /,
+      );
     }
     // ShiViz's rule: every host named in any clock has events in the log, and each host's
     // own entry counts its events, 1, 2, 3, … in the order they are listed.

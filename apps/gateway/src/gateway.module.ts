@@ -10,6 +10,7 @@ import { ClusterController } from './cluster/cluster.controller';
 import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
 import { HealthController } from './health/health.controller';
 import { ClusterLogController } from './logs/cluster-log.controller';
+import { ClusterRunController } from './logs/cluster-run.controller';
 import { InboxController } from './inbox/inbox.controller';
 import { Metrics } from './metrics/metrics';
 import { MetricsController } from './metrics/metrics.controller';
@@ -41,6 +42,7 @@ export class GatewayModule {
         ClocksController,
         ClusterController,
         ClusterLogController,
+        ClusterRunController,
         MembersController,
         UiConfigController,
         HealthController,

@@ -7,3 +7,4 @@ export * from './cluster-keys';
 export * from './membership';
 export * from './time';
 export * from './inbox';
+export * from './run';

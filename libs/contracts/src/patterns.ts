@@ -4,6 +4,8 @@ export const Requests = {
   history: 'chat.history',
   state: 'node.state',
   log: 'node.log',
+  /** A page of the node's run events: `{after, limit, fromMs, toMs}` -> `RunPage`. */
+  run: 'node.run',
   networkGet: 'network.get',
   networkSet: 'network.set',
   networkReset: 'network.reset',

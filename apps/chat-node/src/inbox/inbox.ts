@@ -71,6 +71,7 @@ export class Inbox {
     if (result === 'held-back' && this.breakOn === 'hold-back') {
       this.paused = true;
       this.pausedBy = 'hold-back';
+      this.replica.note('inbox', `paused by its breakpoint: ${message.id} held back`);
       this.logger.log(
         `node ${this.config.nodeId}: inbox paused by its breakpoint: ${message.id} is held back`,
       );
@@ -122,13 +123,18 @@ export class Inbox {
 
   /** Pauses or resumes (resuming releases the tray in arrival order), sets the breakpoint. */
   set(settings: { paused?: boolean; breakOn?: BreakOn }): InboxView {
-    if (settings.breakOn !== undefined) this.breakOn = settings.breakOn;
+    if (settings.breakOn !== undefined && settings.breakOn !== this.breakOn) {
+      this.breakOn = settings.breakOn;
+      this.replica.note('inbox', `break on ${settings.breakOn}`);
+    }
     if (settings.paused === true && !this.paused) {
       this.paused = true;
       this.pausedBy = 'operator';
+      this.replica.note('inbox', 'paused');
     } else if (settings.paused === false && this.paused) {
       this.paused = false;
       this.pausedBy = null;
+      this.replica.note('inbox', `resumed: ${this.tray.size} released`);
       const parked = [...this.tray.values()];
       this.tray.clear();
       this.parkedIds.clear();
@@ -157,6 +163,7 @@ export class Inbox {
       });
     }
     const base = { nodeId: this.config.nodeId, flightId, action };
+    this.replica.note('inbox', `${action} ${parked.message.id} (${flightId}, ${parked.kind})`);
     if (action === 'duplicate') {
       const copy = this.park(parked.from, parked.message, 'duplicate', true);
       return { ...base, copy };

@@ -94,10 +94,14 @@ export class LinkSimulator {
 
   /**
    * Passes one packet through the link: `deliver` runs 0, 1 or 2 times, now or later, told
-   * which copy it is (0 the packet, 1 the duplicate the link made).
+   * which copy it is (0 the packet, 1 the duplicate the link made); `lost` runs when the link
+   * loses it.
    */
-  pass(deliver: (copy: number) => void): void {
-    if (this.lost()) return;
+  pass(deliver: (copy: number) => void, lost?: () => void): void {
+    if (this.lost()) {
+      lost?.();
+      return;
+    }
     const copies =
       this.settings.duplicateRate > 0 && this.random() < this.settings.duplicateRate ? 2 : 1;
     if (copies === 2) this.counters.duplicated++;
@@ -110,8 +114,10 @@ export class LinkSimulator {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         // A partition raised while a packet was in flight cuts it too.
-        if (this.settings.partitioned) this.counters.dropped++;
-        else deliver(i);
+        if (this.settings.partitioned) {
+          this.counters.dropped++;
+          lost?.();
+        } else deliver(i);
       }, delay);
       this.timers.add(timer);
     }

@@ -10,12 +10,15 @@ import {
   NodeState,
   ReplicaEvents,
   Requests,
+  RunPage,
 } from '@app/contracts';
 import { ConnectionAudit, ZmqContext } from '@app/zmq-transport';
 import type { NodeConfig } from '../config/node.config';
 import { CONNECTION_AUDIT, NODE_CONFIG } from '../config/node.tokens';
 import { Membership } from '../membership/membership';
 import { Network } from '../network/network';
+import { MessageLog } from '../storage/message-log';
+import { toRunEvents } from '../storage/run-events';
 import { toShiVizLines } from '../trace/event-trace';
 import {
   InvalidReplicaMessageError,
@@ -56,6 +59,7 @@ export class ReplicaController {
     @Inject(CONNECTION_AUDIT) private readonly audit: ConnectionAudit,
     private readonly clockSync: ClockSync,
     private readonly inbox: Inbox,
+    private readonly messageLog: MessageLog,
   ) {
     this.memberSet = membership.known;
     this.publishers = membership.publishers;
@@ -125,6 +129,32 @@ export class ReplicaController {
     };
   }
 
+  /** One page of the node's run: its events in a window of true time, with their messages. */
+  @MessagePattern(Requests.run)
+  run(@Payload() body: unknown): RunPage {
+    const { after, limit } = pageOf(body, Limits.logPageMaxEvents, Limits.logPageMaxEvents);
+    const { fromMs = -Infinity, toMs = Infinity } = (body ?? {}) as {
+      fromMs?: unknown;
+      toMs?: unknown;
+    };
+    if (typeof fromMs !== 'number' || Number.isNaN(fromMs))
+      throw new InvalidReplicaMessageError('fromMs', 'must be a time in ms');
+    if (typeof toMs !== 'number' || Number.isNaN(toMs))
+      throw new InvalidReplicaMessageError('toMs', 'must be a time in ms');
+    // The first page of a window starts at its first commit (a binary search), not at 0.
+    const start = after > 0 || fromMs === -Infinity ? after : this.messageLog.traceCursorAt(fromMs);
+    const page = this.replica.tracePage(start, limit);
+    const events = toRunEvents(
+      this.config.nodeId,
+      page.events,
+      (sender, seq) => this.messageLog.delivery(sender, seq),
+      { fromMs, toMs },
+    );
+    const lastAt = page.events.at(-1)?.at;
+    const past = lastAt !== undefined && lastAt > toMs;
+    return { nodeId: this.config.nodeId, events, next: past ? null : page.next };
+  }
+
   @MessagePattern(Requests.networkGet)
   networkGet(): { nodeId: string; links: Record<string, LinkSettings> } {
     return { nodeId: this.config.nodeId, links: this.network.settings() };
@@ -133,16 +163,16 @@ export class ReplicaController {
   @MessagePattern(Requests.networkSet)
   networkSet(@Payload() body: unknown): { nodeId: string; from: string; settings: LinkSettings } {
     const { from, settings } = (body ?? {}) as { from?: unknown; settings?: unknown };
-    return {
-      nodeId: this.config.nodeId,
-      from: from as string,
-      settings: this.network.set(from, settings),
-    };
+    const set = this.network.set(from, settings);
+    this.replica.note('link', `${String(from)}->${this.config.nodeId} ${JSON.stringify(set)}`);
+    return { nodeId: this.config.nodeId, from: from as string, settings: set };
   }
 
   @MessagePattern(Requests.networkReset)
   networkReset(): { nodeId: string; links: Record<string, LinkSettings> } {
-    return { nodeId: this.config.nodeId, links: this.network.reset() };
+    const links = this.network.reset();
+    this.replica.note('link', `reset ${JSON.stringify(links)}`);
+    return { nodeId: this.config.nodeId, links };
   }
 
   @MessagePattern(Requests.fetch)
@@ -202,9 +232,14 @@ export class ReplicaController {
       );
       return;
     }
-    this.network
-      .link(origin)!
-      .pass((copy) => this.inbox.receive(origin, message, copy === 0 ? 'message' : 'duplicate'));
+    const path = `${message.id} ${origin}->${this.config.nodeId}`;
+    this.network.link(origin)!.pass(
+      (copy) => {
+        if (copy === 1) this.replica.note('copied', path);
+        this.inbox.receive(origin, message, copy === 0 ? 'message' : 'duplicate');
+      },
+      () => this.replica.note('lost', path),
+    );
   }
 
   @EventPattern(ReplicaEvents.heartbeat)

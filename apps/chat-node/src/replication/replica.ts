@@ -40,6 +40,7 @@ import {
   StoredMessage,
   toChatMessage,
   TraceEvent,
+  TraceKind,
   TracePage,
 } from '../storage/message-log';
 import { PhysicalClock } from '../time/physical-clock';
@@ -396,6 +397,7 @@ export class Replica implements OnModuleDestroy {
     }
     if (this.buffer.stats.duplicates > duplicatesBefore) {
       this.counters.duplicatesDropped++;
+      this.note('duplicate', message.id, message.trace);
       return 'duplicate-dropped';
     }
     const receiveEvent = this.trace.record('receive', message.id, message.trace);
@@ -409,6 +411,16 @@ export class Replica implements OnModuleDestroy {
     delivered.forEach((m, i) => this.recordDelivery(m, i === 0 ? [receiveEvent] : []));
     this.lastDelivered = delivered;
     return 'delivered';
+  }
+
+  /**
+   * Records an event in the trace (in the next commit): a duplicate dropped, a copy the link
+   * lost or copied, a change of settings. The run and the ShiViz log show it.
+   */
+  note(kind: TraceKind, detail: string, received?: ClockJson): void {
+    if (this.closed || this.storageFailure) return;
+    this.writes.push({ events: [this.trace.record(kind, detail, received)] });
+    this.scheduleFlush();
   }
 
   /** Held-back messages with what they wait for. */

@@ -2,7 +2,7 @@ import { closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync } from 'no
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Hlc, VectorClock } from '@app/causal';
-import type { ChatMessage, ClockJson, MemberChange } from '@app/contracts';
+import type { ChatMessage, ClockJson, MemberChange, RunEventKind } from '@app/contracts';
 import { CommitStamp, decodeTraceRow, encodeTraceRow, traceRowHlc } from './trace-rows';
 
 /** A message as the node keeps it. */
@@ -33,7 +33,11 @@ export interface Delivery {
   readonly trueDeliveredAt?: string;
 }
 
-export type TraceKind = 'send' | 'receive' | 'deliver';
+/**
+ * send, receive (into the causal buffer), deliver; a copy dropped as a duplicate; a copy the
+ * link lost or copied; a change of link, clock or inbox settings.
+ */
+export type TraceKind = RunEventKind;
 
 export interface TraceEvent {
   readonly clock: ClockJson;
@@ -128,6 +132,8 @@ export class MessageLog {
   private readonly selectRange: Database.Statement;
   private readonly selectHistory: Database.Statement;
   private readonly selectTrace: Database.Statement;
+  private readonly selectMessage: Database.Statement;
+  private readonly selectTraceRow: Database.Statement;
   private readonly writeBatch: (writes: LogWrite[], stamp?: CommitStamp) => void;
 
   /**
@@ -202,6 +208,8 @@ export class MessageLog {
     );
     this.selectHistory = this.db.prepare(`SELECT * FROM log WHERE idx > ? ORDER BY idx LIMIT ?`);
     this.selectTrace = this.db.prepare(`SELECT idx, events FROM trace WHERE idx > ? ORDER BY idx`);
+    this.selectMessage = this.db.prepare(`SELECT * FROM log WHERE sender = ? AND seq = ?`);
+    this.selectTraceRow = this.db.prepare(`SELECT events FROM trace WHERE idx = ?`);
     this.writeBatch = this.db.transaction((writes: LogWrite[], stamp?: CommitStamp) => {
       // A batch's trace events go in one row: one insert per commit instead of two or three
       // per message. Rows in idx order, events in order within a row: the node's history.
@@ -448,12 +456,7 @@ export class MessageLog {
 
   /** Deliveries after index `after`, in delivery order. */
   history(after: number, limit: number): Delivery[] {
-    return (this.selectHistory.all(after, limit) as DeliveryRow[]).map((row) => ({
-      index: row.idx,
-      deliveredAt: row.delivered_at,
-      ...(row.true_delivered_at !== null ? { trueDeliveredAt: row.true_delivered_at } : {}),
-      message: toStored(row),
-    }));
+    return (this.selectHistory.all(after, limit) as DeliveryRow[]).map(toDelivery);
   }
 
   /**
@@ -478,6 +481,36 @@ export class MessageLog {
     return { events, next: null };
   }
 
+  /** The delivery of `sender:seq` here, if this node has delivered it. */
+  delivery(sender: string, seq: number): Delivery | undefined {
+    const row = this.selectMessage.get(sender, seq) as DeliveryRow | undefined;
+    return row && toDelivery(row);
+  }
+
+  /**
+   * The trace cursor just before the first commit at or after true time `ms` (0: from the
+   * start). Commits are stamped in time order, so a binary search over the rows finds it in
+   * a few reads; rows from before the stamps count as earlier than any time.
+   */
+  traceCursorAt(ms: number): number {
+    const bounds = this.db
+      .prepare<[], { lo: number | null; hi: number | null }>(
+        `SELECT MIN(idx) AS lo, MAX(idx) AS hi FROM trace`,
+      )
+      .get();
+    if (!bounds || bounds.lo === null || bounds.hi === null) return 0;
+    let lo = bounds.lo;
+    let hi = bounds.hi + 1; // the first row stamped at or after ms is in [lo, hi)
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const row = this.selectTraceRow.get(mid) as { events: string } | undefined;
+      const at = row ? decodeTraceRow(row.events)[0]?.at : undefined;
+      if (at === undefined || at < ms) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - 1;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
     if (this.walFd !== undefined) closeSync(this.walFd);
@@ -488,6 +521,15 @@ export class MessageLog {
   onApplicationShutdown(): void {
     this.close();
   }
+}
+
+function toDelivery(row: DeliveryRow): Delivery {
+  return {
+    index: row.idx,
+    deliveredAt: row.delivered_at,
+    ...(row.true_delivered_at !== null ? { trueDeliveredAt: row.true_delivered_at } : {}),
+    message: toStored(row),
+  };
 }
 
 function toStored(row: MessageRow): StoredMessage {

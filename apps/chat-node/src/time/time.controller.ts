@@ -16,6 +16,7 @@ import type { NodeConfig } from '../config/node.config';
 import { NODE_CONFIG, PHYSICAL_CLOCK } from '../config/node.tokens';
 import { Membership } from '../membership/membership';
 import { Network } from '../network/network';
+import { Replica } from '../replication/replica';
 import { RpcErrorFilter } from '../replication/rpc-error.filter';
 import { ClockSync } from './clock-sync';
 import { PhysicalClock } from './physical-clock';
@@ -30,6 +31,7 @@ export class TimeController {
     private readonly sync: ClockSync,
     private readonly network: Network,
     private readonly membership: Membership,
+    private readonly replica: Replica,
   ) {}
 
   @MessagePattern(Requests.clockGet)
@@ -39,7 +41,10 @@ export class TimeController {
 
   @MessagePattern(Requests.clockSet)
   set(@Payload() body: unknown): TimeView {
-    return this.sync.setClock(parseClockSettings(body));
+    const settings = parseClockSettings(body);
+    const view = this.sync.setClock(settings);
+    this.replica.note('clock', JSON.stringify(settings));
+    return view;
   }
 
   @MessagePattern(Requests.clockSync)
@@ -49,6 +54,7 @@ export class TimeController {
     if (typeof setAt !== 'number' || !Number.isFinite(setAt) || setAt < 0)
       throw new InvalidClockSettingError('setAt', 'must be a time in ms');
     this.sync.setMode(parsed, setAt);
+    this.replica.note('clock', JSON.stringify({ sync: parsed }));
     return { nodeId: this.config.nodeId, mode: parsed, modes: SYNC_MODES };
   }
 
