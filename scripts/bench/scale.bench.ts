@@ -60,6 +60,8 @@ function buildLog(dataDir: string, node: string, count: number): number {
   const log = new MessageLog(dataDir, node, 'normal');
   const seqs: Record<string, number> = { n0: 0, n1: 0, n2: 0 };
   const sentAt = new Date().toISOString();
+  // One commit per millisecond of the recent past, stamped as a node stamps its commits.
+  const firstAt = Date.now() - Math.ceil(count / 1000) - 1000;
   for (let index = 1; index <= count;) {
     const writes: LogWrite[] = [];
     for (let k = 0; k < 1000 && index <= count; k++, index++) {
@@ -83,7 +85,8 @@ function buildLog(dataDir: string, node: string, count: number): number {
         events: [{ clock: { [node]: index }, kind: 'deliver', detail: `${sender}:${seq}` }],
       });
     }
-    log.write(writes);
+    const at = firstAt + Math.ceil(index / 1000);
+    log.write(writes, { hlc: { wallMs: at, logical: 0 }, at, local: at });
   }
   log.close();
   return statSync(join(dataDir, `${node}.sqlite`)).size;
@@ -106,6 +109,33 @@ interface SizeFigures {
   /** GET /cluster/consistency over three nodes with `size` messages each. */
   consistencyMs: number;
   consistencyGatewayRssMB: number;
+  /** GET /cluster/run over the same three logs (at most RUN_LIMIT events), streamed. */
+  run: {
+    events: number;
+    megabytes: number;
+    seconds: number;
+    gatewayPeakRssMB: number;
+    nodePeakRssMB: number;
+  };
+}
+
+/** The most events a run answer holds (the gateway's maximum). */
+const RUN_LIMIT = 1_000_000;
+
+/** Streams GET /cluster/run and counts its bytes and events without keeping it. */
+async function streamRun(url: string) {
+  const started = performance.now();
+  const response = await fetch(`${url}/cluster/run?from=0&limit=${RUN_LIMIT}`);
+  if (!response.ok || !response.body) throw new Error(`GET /cluster/run: ${response.status}`);
+  let bytes = 0;
+  let tail = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    bytes += chunk.length;
+    tail = (tail + Buffer.from(chunk).toString('utf8')).slice(-200);
+  }
+  const count = /"count":(\d+)/.exec(tail);
+  if (!count) throw new Error(`GET /cluster/run ended without its count: …${tail}`);
+  return { events: Number(count[1]), bytes, seconds: (performance.now() - started) / 1000 };
 }
 
 async function historySize(size: number): Promise<SizeFigures> {
@@ -169,6 +199,17 @@ async function historySize(size: number): Promise<SizeFigures> {
   const [consistencyGatewayRssMB] = peak();
   if (!report.ok || Object.values(report.counts).some((n) => n !== size))
     throw new Error(`consistency over ${size} messages: ${JSON.stringify(report).slice(0, 300)}`);
+  progress(`streaming the run of ${fmt(size)} messages at three nodes`);
+  const runPeak = watchPeakRss([gateway.pid!, node.pid!, ...others.map((o) => o.pid!)], 100);
+  const streamed = await streamRun(url);
+  const [gatewayPeakRssMB, ...nodePeaks] = runPeak();
+  const run = {
+    events: streamed.events,
+    megabytes: streamed.bytes / 2 ** 20,
+    seconds: streamed.seconds,
+    gatewayPeakRssMB,
+    nodePeakRssMB: Math.max(...nodePeaks),
+  };
   await Promise.all([node, ...others, gateway].map(stop));
   rmSync(dataDir, { recursive: true, force: true });
   return {
@@ -179,6 +220,7 @@ async function historySize(size: number): Promise<SizeFigures> {
     fileMB: bytes / 2 ** 20,
     consistencyMs,
     consistencyGatewayRssMB,
+    run,
   };
 }
 
@@ -329,6 +371,13 @@ async function main(): Promise<void> {
     process.stdout.write(
       `| ${fmt(s.size)} | ${fmt(s.startupMs)} ms | ${fmt(s.rssMB)} MB | ${fmt(s.historyP99ms.start, 2)} / ${fmt(s.historyP99ms.middle, 2)} / ${fmt(s.historyP99ms.end, 2)} ms | ${fmt(s.fileMB, 1)} MB (${fmt((s.fileMB * 2 ** 20) / s.size)} B/message) | ${fmt(s.consistencyMs)} ms | ${fmt(s.consistencyGatewayRssMB)} MB |\n`,
     );
+  process.stdout.write(
+    'The run (GET /cluster/run, from=0, streamed) over the same three logs\n| messages | events | size | time | rate | gateway peak RSS | node peak RSS |\n|---:|---:|---:|---:|---:|---:|---:|\n',
+  );
+  for (const s of sizes)
+    process.stdout.write(
+      `| ${fmt(s.size)} | ${fmt(s.run.events)} | ${fmt(s.run.megabytes, 1)} MB | ${fmt(s.run.seconds, 1)} s | ${fmt(s.run.megabytes / s.run.seconds, 1)} MB/s | ${fmt(s.run.gatewayPeakRssMB)} MB | ${fmt(s.run.nodePeakRssMB)} MB |\n`,
+    );
   if (caught)
     process.stdout.write(
       `On disk, a node of a real cluster (n0 after the catch-up run): ${caught.disk.bytesPerMessage} bytes per message — ${Object.entries(
@@ -351,6 +400,17 @@ async function main(): Promise<void> {
     `${JSON.stringify({
       startupMs: Object.fromEntries(sizes.map((s) => [label(s.size), Math.round(s.startupMs)])),
       rssMB: Object.fromEntries(sizes.map((s) => [label(s.size), Math.round(s.rssMB)])),
+      run: Object.fromEntries(
+        sizes.map((s) => [
+          label(s.size),
+          {
+            events: s.run.events,
+            mbPerSec: Math.round((s.run.megabytes / s.run.seconds) * 10) / 10,
+            gatewayPeakRssMB: s.run.gatewayPeakRssMB,
+            nodePeakRssMB: s.run.nodePeakRssMB,
+          },
+        ]),
+      ),
       consistencyMs: Object.fromEntries(
         sizes.map((s) => [label(s.size), Math.round(s.consistencyMs)]),
       ),

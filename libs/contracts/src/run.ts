@@ -46,8 +46,8 @@ export interface RunEvent {
 export interface RunPage {
   readonly nodeId: string;
   readonly events: RunEvent[];
-  /** The cursor to read on from, or null at the end of the window or of the log. */
-  readonly next: number | null;
+  /** The cursor to read on from (`row:skip`), or null at the end of the window or of the log. */
+  readonly next: string | null;
 }
 
 /** The run file's header: everything but the events. */

@@ -10,6 +10,7 @@ import {
   NodeState,
   ReplicaEvents,
   Requests,
+  RunEvent,
   RunPage,
 } from '@app/contracts';
 import { ConnectionAudit, ZmqContext } from '@app/zmq-transport';
@@ -30,6 +31,9 @@ import { ClockSync } from '../time/clock-sync';
 import { Repair } from './repair';
 import { Replica } from './replica';
 import { RpcErrorFilter } from './rpc-error.filter';
+
+/** About how much JSON one page of a run may hold: far below a 1 MiB frame. */
+const RUN_PAGE_BYTES = 256 * 1024;
 
 /** `{after, limit}` of a paged request: a cursor from 0 and a page size from 1 to `max`. */
 function pageOf(body: unknown, fallback: number, max: number): { after: number; limit: number } {
@@ -129,30 +133,69 @@ export class ReplicaController {
     };
   }
 
-  /** One page of the node's run: its events in a window of true time, with their messages. */
+  /**
+   * One page of the node's run: its events in a window of true time, with their messages.
+   * A page ends after `limit` events or about 256 KiB of JSON, even inside a commit's row (a
+   * catch-up commits hundreds of messages at once): the cursor is `row:skip`, the row before
+   * and how many events of the next one were already given.
+   */
   @MessagePattern(Requests.run)
   run(@Payload() body: unknown): RunPage {
-    const { after, limit } = pageOf(body, Limits.logPageMaxEvents, Limits.logPageMaxEvents);
-    const { fromMs = -Infinity, toMs = Infinity } = (body ?? {}) as {
-      fromMs?: unknown;
-      toMs?: unknown;
-    };
+    const { after, limit, fromMs, toMs } = this.parseRun(body);
+    let [row, skip] = after ?? [
+      fromMs === -Infinity ? 0 : this.messageLog.traceCursorAt(fromMs),
+      0,
+    ];
+    const events: RunEvent[] = [];
+    let bytes = 0;
+    const lookup = (sender: string, seq: number) => this.messageLog.delivery(sender, seq);
+    for (const trace of this.messageLog.traceRows(row)) {
+      if (trace.events[0]?.at !== undefined && trace.events[0].at > toMs)
+        return { nodeId: this.config.nodeId, events, next: null };
+      for (let k = skip; k < trace.events.length; k++) {
+        if (events.length >= limit || bytes >= RUN_PAGE_BYTES)
+          return { nodeId: this.config.nodeId, events, next: `${row}:${k}` };
+        for (const event of toRunEvents(this.config.nodeId, [trace.events[k]], lookup, {
+          fromMs,
+          toMs,
+        })) {
+          events.push(event);
+          bytes += JSON.stringify(event).length;
+        }
+      }
+      row = trace.idx;
+      skip = 0;
+    }
+    return { nodeId: this.config.nodeId, events, next: null };
+  }
+
+  private parseRun(body: unknown) {
+    const {
+      after,
+      limit = Limits.logPageMaxEvents,
+      fromMs = -Infinity,
+      toMs = Infinity,
+    } = (body ?? {}) as Record<string, unknown>;
+    let cursor: [number, number] | undefined;
+    if (after !== undefined) {
+      const match = typeof after === 'string' ? /^(\d{1,15}):(\d{1,9})$/.exec(after) : null;
+      if (!match) throw new InvalidReplicaMessageError('after', 'must be a cursor "row:skip"');
+      cursor = [Number(match[1]), Number(match[2])];
+    }
+    if (
+      !Number.isSafeInteger(limit) ||
+      (limit as number) < 1 ||
+      (limit as number) > Limits.logPageMaxEvents
+    )
+      throw new InvalidReplicaMessageError(
+        'limit',
+        `must be an integer from 1 to ${Limits.logPageMaxEvents}`,
+      );
     if (typeof fromMs !== 'number' || Number.isNaN(fromMs))
       throw new InvalidReplicaMessageError('fromMs', 'must be a time in ms');
     if (typeof toMs !== 'number' || Number.isNaN(toMs))
       throw new InvalidReplicaMessageError('toMs', 'must be a time in ms');
-    // The first page of a window starts at its first commit (a binary search), not at 0.
-    const start = after > 0 || fromMs === -Infinity ? after : this.messageLog.traceCursorAt(fromMs);
-    const page = this.replica.tracePage(start, limit);
-    const events = toRunEvents(
-      this.config.nodeId,
-      page.events,
-      (sender, seq) => this.messageLog.delivery(sender, seq),
-      { fromMs, toMs },
-    );
-    const lastAt = page.events.at(-1)?.at;
-    const past = lastAt !== undefined && lastAt > toMs;
-    return { nodeId: this.config.nodeId, events, next: past ? null : page.next };
+    return { after: cursor, limit: limit as number, fromMs, toMs };
   }
 
   @MessagePattern(Requests.networkGet)

@@ -134,6 +134,7 @@ export class MessageLog {
   private readonly selectTrace: Database.Statement;
   private readonly selectMessage: Database.Statement;
   private readonly selectTraceRow: Database.Statement;
+  private readonly selectTraceBatch: Database.Statement;
   private readonly writeBatch: (writes: LogWrite[], stamp?: CommitStamp) => void;
 
   /**
@@ -210,6 +211,9 @@ export class MessageLog {
     this.selectTrace = this.db.prepare(`SELECT idx, events FROM trace WHERE idx > ? ORDER BY idx`);
     this.selectMessage = this.db.prepare(`SELECT * FROM log WHERE sender = ? AND seq = ?`);
     this.selectTraceRow = this.db.prepare(`SELECT events FROM trace WHERE idx = ?`);
+    this.selectTraceBatch = this.db.prepare(
+      `SELECT idx, events FROM trace WHERE idx > ? ORDER BY idx LIMIT 32`,
+    );
     this.writeBatch = this.db.transaction((writes: LogWrite[], stamp?: CommitStamp) => {
       // A batch's trace events go in one row: one insert per commit instead of two or three
       // per message. Rows in idx order, events in order within a row: the node's history.
@@ -479,6 +483,20 @@ export class MessageLog {
       last = row.idx;
     }
     return { events, next: null };
+  }
+
+  /**
+   * Trace rows after cursor `after`, each with its events, in order (the run reads these).
+   * Read a few at a time, not through an open cursor: the caller looks messages up between
+   * rows, and a connection with an open iterator can run nothing else.
+   */
+  *traceRows(after: number): Generator<{ idx: number; events: TraceEvent[] }> {
+    for (let cursor = after; ;) {
+      const rows = this.selectTraceBatch.all(cursor) as { idx: number; events: string }[];
+      if (rows.length === 0) return;
+      for (const row of rows) yield { idx: row.idx, events: decodeTraceRow(row.events) };
+      cursor = rows[rows.length - 1].idx;
+    }
   }
 
   /** The delivery of `sender:seq` here, if this node has delivered it. */

@@ -4,6 +4,7 @@ import {
   Controller,
   Get,
   Header,
+  Logger,
   Query,
   StreamableFile,
 } from '@nestjs/common';
@@ -63,6 +64,8 @@ const parseTime = (text: string) => (/^\d+$/.test(text) ? Number(text) : Date.pa
 @ApiTags('cluster')
 @Controller('cluster')
 export class ClusterRunController {
+  private readonly logger = new Logger(ClusterRunController.name);
+
   constructor(private readonly nodes: NodeDirectory) {}
 
   @Get('run')
@@ -88,15 +91,22 @@ export class ClusterRunController {
       createdAt: new Date().toISOString(),
     };
     const nodes = this.nodes;
+    const logger = this.logger;
     async function* nodeEvents(id: string): AsyncGenerator<RunEvent> {
-      let after: number | undefined;
+      let after: string | undefined;
       for (;;) {
-        const page = await nodes.tryRequest<RunPage>(id, Requests.run, {
-          ...(after !== undefined ? { after } : {}),
-          limit: Limits.logPageMaxEvents,
-          fromMs: from,
-          toMs: to,
-        });
+        let page: RunPage | undefined;
+        try {
+          page = await nodes.tryRequest<RunPage>(id, Requests.run, {
+            ...(after !== undefined ? { after } : {}),
+            limit: Limits.logPageMaxEvents,
+            fromMs: from,
+            toMs: to,
+          });
+        } catch (error) {
+          // The header is out: a node's failure ends its part of the run, said in the trailer.
+          logger.warn(`run: ${id} failed: ${(error as Error).message}`);
+        }
         if (!page) {
           unreachable.push(id);
           return;
