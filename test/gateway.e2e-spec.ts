@@ -350,6 +350,7 @@ describe('gateway (gateway + three node processes on loopback)', () => {
         '/cluster/members',
         '/cluster/members/{id}',
         '/cluster/nodes',
+        '/cluster/run',
         '/health',
         '/metrics',
         '/network',
