@@ -17,7 +17,7 @@ function shape(tag, attrs) {
  * between `from` and `to` on one line per node: sends ●, deliveries ○, an arrow from a
  * send to each delivery elsewhere, and a bar for the time a message was held back.
  */
-function renderDiagram(events, from, to, width, ticks) {
+export function renderDiagram(events, from, to, width, ticks, cursor) {
   const svg = $('#diagram');
   const height = svg.clientHeight || 220;
   const left = 44;
@@ -114,6 +114,19 @@ function renderDiagram(events, from, to, width, ticks) {
       );
   }
   parts.push(...hits);
+  // Replay: a cursor at the instant shown, and the future dimmed.
+  if (cursor !== undefined) {
+    parts.push(
+      shape('rect', {
+        class: 'future',
+        x: x(cursor),
+        y: 0,
+        width: Math.max(0, width - x(cursor)),
+        height,
+      }),
+      shape('line', { class: 'cursor', x1: x(cursor), x2: x(cursor), y1: 4, y2: height - 16 }),
+    );
+  }
   const defs = shape('defs', {});
   const marker = shape('marker', {
     id: 'head',

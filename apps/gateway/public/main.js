@@ -7,6 +7,7 @@ import { createPanel, paintSelection, refreshStates, removePanel } from './panel
 import { SCENARIOS } from './scenarios.js';
 import { WINDOW_MS, state } from './state.js';
 import { initInbox } from './inbox.js';
+import { enterReplay, initReplay, replayFromHash } from './replay.js';
 import { initClocks } from './time.js';
 import { refreshVerdict, report } from './verdict.js';
 
@@ -34,8 +35,33 @@ async function addNode() {
   await syncMembers();
 }
 
+/** Panels for a recording's members (no cluster: no connections). */
+function ensurePanels(members) {
+  for (const id of members) if (!state.nodes.has(id)) createPanel(id, { offline: !state.live });
+  if (!state.live) state.members = members;
+}
+
+/** The page with no cluster behind it: it can still open and replay a run file. */
+function offline(error) {
+  state.live = false;
+  initReplay(ensurePanels);
+  $('#recording-note').textContent =
+    `No cluster answers here (${error.message}). Open a run file — "Open run", or drop it on the page — to replay it.`;
+}
+
 async function main() {
-  await syncMembers();
+  try {
+    await syncMembers();
+  } catch (error) {
+    return offline(error);
+  }
+  state.live = true;
+  state.replayNow = () =>
+    fetch(`/cluster/run?from=${Date.now() - 600_000}`)
+      .then((r) => r.json())
+      .then((run) => enterReplay(run))
+      .catch(report);
+  initReplay(ensurePanels);
   state.onMembership = () => syncMembers().catch(report);
   const config = await api('GET', '/ui-config').catch(() => ({ launcher: false }));
   $('#add-node').hidden = !config.launcher;
@@ -66,8 +92,9 @@ async function main() {
   setInterval(() => syncMembers().catch(() => undefined), 3000);
   setInterval(() => refreshLinks().catch(() => undefined), 3000);
   setInterval(refreshVerdict, 4000);
-  setInterval(() => state.mode === 'live' && drawLive(), 250);
-  setInterval(() => state.mode === 'run' && refreshRun().catch(report), 2000);
+  setInterval(() => !state.replay && state.mode === 'live' && drawLive(), 250);
+  setInterval(() => !state.replay && state.mode === 'run' && refreshRun().catch(report), 2000);
+  replayFromHash().catch(report);
 }
 
 main().catch(report);

@@ -5,6 +5,7 @@ import { $, el } from './dom.js';
 import { partition } from './network.js';
 import { state } from './state.js';
 import { pauseInbox, refreshInbox, setInbox } from './inbox.js';
+import { renderReplay } from './replay.js';
 import { renderClockMatrix, setTime } from './time.js';
 import { report } from './verdict.js';
 
@@ -83,6 +84,7 @@ function renderHeld(node) {
 }
 
 function renderClock(node, clock) {
+  if (state.replay) return; // the replay shows the clock of its instant
   const code = $('.clock', node.panel);
   code.textContent = compact(clock);
   code.title = full(clock);
@@ -237,7 +239,8 @@ function onLive(node, message) {
   }
 }
 
-export function createPanel(id) {
+/** A panel for node `id`; `offline` (a recording, no cluster): no live connection. */
+export function createPanel(id, { offline = false } = {}) {
   const panel = $('#panel-template').content.firstElementChild.cloneNode(true);
   $('.node-name', panel).textContent = id;
   // ShiViz needs every member's events: one node's log names hosts it has no events of.
@@ -261,7 +264,10 @@ export function createPanel(id) {
   };
   $('.order', panel).addEventListener('change', (event) => {
     node.order = event.target.value;
-    applyOrder(node);
+    // Arrival orders come from the run: live, they replay it at its newest instant.
+    if (state.replay) renderReplay();
+    else if (node.order === 'arrived' || node.order === 'fifo') state.replayNow?.();
+    else applyOrder(node);
   });
   const list = $('.messages', panel);
   list.addEventListener('scroll', () => {
@@ -291,6 +297,9 @@ export function createPanel(id) {
     if (!window.confirm(`Retire ${id} for good? Its messages stay; the node stops.`)) return;
     await api('DELETE', `/cluster/members/${id}`).catch(report);
   });
+  state.nodes.set(id, node);
+  $('#panels').append(panel);
+  if (offline) return;
   const socket = io(`/nodes/${id}`, { transports: ['websocket'] });
   node.socket = socket;
   socket.on('hello', async (hello) => {
@@ -317,15 +326,13 @@ export function createPanel(id) {
   socket.on('membership', () => state.onMembership?.());
   socket.on('retired', () => removePanel(id));
   socket.on('connect_error', (error) => report(error));
-  state.nodes.set(id, node);
-  $('#panels').append(panel);
 }
 
 /** A retired node's panel goes, with its socket; its messages stay in the others. */
 export function removePanel(id) {
   const node = state.nodes.get(id);
   if (!node) return;
-  node.socket.close();
+  node.socket?.close();
   node.panel.remove();
   state.nodes.delete(id);
   state.members = state.members.filter((member) => member !== id);
