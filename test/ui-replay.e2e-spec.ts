@@ -132,6 +132,14 @@ describe('UI: replaying a run (Chromium, real processes, then no cluster)', () =
       format: 'causal-chat-run',
       version: 1,
     });
+    // The address is a link to this moment of the live cluster's run: a new page restores it.
+    await page.waitForFunction(() => /^#t=\d+&from=\d+&to=\d+$/.test(window.location.hash));
+    const link = page.url();
+    const third = await browser.context.newPage();
+    await third.goto(link);
+    await panel(third, 'n2').locator('.replay-held li', { hasText: 'Me!' }).waitFor();
+    expect(await third.locator('#time-slider').inputValue()).toBe(String(reachedN2.at));
+    await third.close();
     // Live again.
     await page.locator('#replay-live').click();
     await page.waitForFunction(() => !document.body.classList.contains('replaying'));

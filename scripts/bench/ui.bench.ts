@@ -121,6 +121,38 @@ async function main(): Promise<void> {
     { timeout: 60_000, polling: 'raf' },
   );
   const sendToAllMs = performance.now() - sendStarted;
+
+  // Time travel: the slider's first move loads the recent run (the widest window that
+  // fits the replay's bound), then it is dragged across the whole run in 100 steps, each
+  // one rendered (every panel and the diagram) before the next.
+  progress('scrubbing the replay across its run');
+  const slider = page.locator('#time-slider');
+  const loadStarted = performance.now();
+  await slider.fill((await slider.getAttribute('max'))!);
+  await page.waitForFunction(() => document.body.classList.contains('replaying'), undefined, {
+    timeout: 300_000,
+  });
+  const replayLoadMs = performance.now() - loadStarted;
+  const scrub = await page.evaluate(async () => {
+    const input = document.querySelector('#time-slider') as HTMLInputElement;
+    const min = Number(input.min);
+    const max = Number(input.max);
+    const frames: number[] = [];
+    for (let i = 0; i <= 100; i++) {
+      const t0 = performance.now();
+      input.value = String(Math.round(min + ((max - min) * i) / 100));
+      input.dispatchEvent(new Event('input'));
+      await new Promise((resolve) => requestAnimationFrame(() => resolve(null)));
+      frames.push(performance.now() - t0);
+    }
+    const sorted = [...frames].sort((a, b) => a - b);
+    return {
+      events: Number(input.dataset.events),
+      worstFrameMs: sorted[sorted.length - 1],
+      medianFrameMs: sorted[Math.floor(sorted.length / 2)],
+      slowFrames: frames.map((ms, i) => [i, Math.round(ms)]).filter(([, ms]) => ms > 100),
+    };
+  });
   await context.close();
   rmSync(profile, { recursive: true, force: true });
   await Promise.all(children.map(stop));
@@ -140,7 +172,10 @@ async function main(): Promise<void> {
     `sent from a panel, shown in all three: ${fmt(sendToAllMs)} ms (target < 200)\n`,
   );
   process.stdout.write(
-    `${JSON.stringify({ messages: MESSAGES, uiReadyMs: Math.round(readyMs), uiLongestIdleTaskMs: Math.round(longestIdleTaskMs), uiScriptMs: Math.round(scriptMs), uiSendToAllMs: Math.round(sendToAllMs) })}\n`,
+    `replay: ${fmt(scrub.events)} events loaded in ${fmt(replayLoadMs)} ms; scrubbed across in 100 steps, worst frame ${fmt(scrub.worstFrameMs)} ms (target < 100), median ${fmt(scrub.medianFrameMs)} ms; over 100 ms: ${JSON.stringify(scrub.slowFrames)}\n`,
+  );
+  process.stdout.write(
+    `${JSON.stringify({ messages: MESSAGES, uiReadyMs: Math.round(readyMs), uiLongestIdleTaskMs: Math.round(longestIdleTaskMs), uiScriptMs: Math.round(scriptMs), uiSendToAllMs: Math.round(sendToAllMs), uiReplayEvents: scrub.events, uiReplayLoadMs: Math.round(replayLoadMs), uiScrubWorstFrameMs: Math.round(scrub.worstFrameMs) })}\n`,
   );
 }
 

@@ -7,7 +7,7 @@ import { createPanel, paintSelection, refreshStates, removePanel } from './panel
 import { SCENARIOS } from './scenarios.js';
 import { WINDOW_MS, state } from './state.js';
 import { initInbox } from './inbox.js';
-import { enterReplay, initReplay, replayFromHash } from './replay.js';
+import { initReplay, replayFromHash, replayLatest } from './replay.js';
 import { initClocks } from './time.js';
 import { refreshVerdict, report } from './verdict.js';
 
@@ -56,11 +56,7 @@ async function main() {
     return offline(error);
   }
   state.live = true;
-  state.replayNow = () =>
-    fetch(`/cluster/run?from=${Date.now() - 600_000}`)
-      .then((r) => r.json())
-      .then((run) => enterReplay(run))
-      .catch(report);
+  state.replayNow = () => replayLatest().catch(report);
   initReplay(ensurePanels);
   state.onMembership = () => syncMembers().catch(report);
   const config = await api('GET', '/ui-config').catch(() => ({ launcher: false }));

@@ -5,19 +5,29 @@
 import { compact, full, relation } from './clocks.js';
 import { renderDiagram } from './diagram.js';
 import { $, el } from './dom.js';
-import { eventTimes, messageTable, stateAt } from './replay-state.js';
+import { eventTimes, messageTable, Replayer } from './replay-state.js';
 import { state } from './state.js';
 import { report } from './verdict.js';
 
-/** The window a live run covers when the slider is first moved. */
-const LIVE_WINDOW_MS = 10 * 60 * 1000;
-const SHOWN = 200;
+/** The window a live run covers when the slider is first moved, and narrower ones. */
+const LIVE_WINDOWS_MS = [10 * 60_000, 60_000, 10_000];
+/** The most events a replay holds: the widest recent window that fits (like the whole run's pages). */
+export const REPLAY_MAX_EVENTS = 50_000;
+const SHOWN = 80;
 
-/** Loads the live cluster's recent run. */
+/** Loads the live cluster's recent run: ten minutes, or the last minute or ten seconds if busier. */
 async function fetchRun() {
-  const response = await fetch(`/cluster/run?from=${Date.now() - LIVE_WINDOW_MS}`);
-  if (!response.ok) throw new Error(`the run could not be read (${response.status})`);
-  return response.json();
+  const to = Date.now();
+  let run;
+  for (const window of LIVE_WINDOWS_MS) {
+    const response = await fetch(
+      `/cluster/run?from=${to - window}&to=${to}&limit=${REPLAY_MAX_EVENTS}`,
+    );
+    if (!response.ok) throw new Error(`the run could not be read (${response.status})`);
+    run = await response.json();
+    if (run.next === null) return run;
+  }
+  return run; // the last ten seconds were busier still: their first events
 }
 
 function checkRun(run) {
@@ -46,6 +56,7 @@ export function enterReplay(run, t, { recording = null } = {}) {
     playing: false,
     speed: Number($('#replay-speed').value) || 1,
     recording,
+    replayer: new Replayer(events, run.members, table),
   };
   document.body.classList.add('replaying');
   document.body.classList.toggle('recording', recording !== null);
@@ -55,7 +66,7 @@ export function enterReplay(run, t, { recording = null } = {}) {
   const slider = $('#time-slider');
   slider.min = String(start);
   slider.max = String(end);
-  slider.disabled = false;
+  slider.dataset.events = String(events.length);
   setTime(state.replay.t);
 }
 
@@ -81,11 +92,22 @@ export function setTime(t) {
   updateHash();
 }
 
+let hashTimer = null;
+
+/** The address follows the view — at most four times a second, as a scrub moves on. */
 function updateHash() {
+  if (hashTimer !== null) return;
+  hashTimer = setTimeout(writeHash, 250);
+}
+
+function writeHash() {
+  hashTimer = null;
   const replay = state.replay;
   if (!replay) return;
   const sel = state.selected ? `&sel=${state.selected.id}` : '';
-  window.history.replaceState(null, '', `#t=${Math.round(replay.t - replay.start)}${sel}`);
+  // The live cluster's window moves on: its link names the window, so it finds the same run.
+  const run = replay.recording ? '' : `&from=${replay.run.from}&to=${replay.run.to}`;
+  window.history.replaceState(null, '', `#t=${Math.round(replay.t - replay.start)}${sel}${run}`);
 }
 
 /** The next or previous instant at which something happened. */
@@ -169,7 +191,7 @@ function replayItem(message) {
 export function renderReplay() {
   const replay = state.replay;
   if (!replay) return;
-  const views = stateAt(replay.run.events, replay.t, replay.run.members, replay.table);
+  const views = replay.replayer.at(replay.t);
   for (const [id, node] of state.nodes) {
     const view = views.get(id) ?? {
       delivered: [],
@@ -216,43 +238,54 @@ export function renderReplay() {
   drawReplay(replay);
 }
 
-/** The run's sends, deliveries and hold-backs, with a cursor at `t` and the future dimmed. */
-function drawReplay(replay) {
-  const events = [];
-  const delivered = new Set();
-  for (const e of replay.run.events) {
-    if (e.kind === 'send') events.push({ kind: 'send', node: e.node, id: e.id, t: e.at });
-    else if (e.kind === 'deliver') {
-      delivered.add(`${e.node}/${e.id}`);
-      events.push({ kind: 'deliver', node: e.node, id: e.id, sender: e.sender, t: e.at });
+/** The diagram's events of a run, once: sends, deliveries, and hold-backs (received before delivered). */
+function diagramEvents(events) {
+  const out = [];
+  const deliveredAt = new Map();
+  for (const e of events) if (e.kind === 'deliver') deliveredAt.set(`${e.node}/${e.id}`, e.at);
+  for (const e of events) {
+    if (e.kind === 'send') out.push({ kind: 'send', node: e.node, id: e.id, t: e.at });
+    else if (e.kind === 'deliver')
+      out.push({ kind: 'deliver', node: e.node, id: e.id, sender: e.sender, t: e.at });
+    else if (e.kind === 'receive') {
+      const delivered = deliveredAt.get(`${e.node}/${e.id}`);
+      if (delivered === undefined || delivered > e.at)
+        out.push({ kind: 'hold', node: e.node, id: e.id, t: e.at });
     }
   }
-  for (const e of replay.run.events)
-    if (e.kind === 'receive') {
-      const late = replay.run.events.find(
-        (d) => d.kind === 'deliver' && d.node === e.node && d.id === e.id && d.at > e.at,
-      );
-      if (late || !delivered.has(`${e.node}/${e.id}`))
-        events.push({ kind: 'hold', node: e.node, id: e.id, t: e.at });
-    }
+  return out;
+}
+
+/** Events drawn at once: a window around the cursor, as the whole-run view pages. */
+const DRAWN = 900;
+
+/** The run around `t` with a cursor at it and the future dimmed. */
+function drawReplay(replay) {
+  replay.diagram ??= diagramEvents(replay.run.events);
+  const all = replay.diagram;
+  let lo = 0;
+  let hi = all.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (all[mid].t <= replay.t) lo = mid + 1;
+    else hi = mid;
+  }
+  const slice = all.slice(Math.max(0, lo - (DRAWN * 2) / 3), lo + DRAWN / 3);
+  const from = Math.min(slice[0]?.t ?? replay.start, replay.t);
+  const to = Math.max(slice[slice.length - 1]?.t ?? replay.end, replay.t);
   const svg = $('#diagram');
   const width = svg.parentElement.clientWidth || 800;
   svg.style.width = `${width}px`;
-  const span = Math.max(1, replay.end - replay.start);
+  const span = Math.max(1, to - from);
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => [
-    replay.start + f * span,
-    `+${((f * span) / 1000).toFixed(1)} s`,
+    from + f * span,
+    `+${((from + f * span - replay.start) / 1000).toFixed(1)} s`,
   ]);
-  renderDiagram(
-    events,
-    replay.start - span * 0.01,
-    replay.end + span * 0.01,
-    width,
-    ticks,
-    replay.t,
-  );
+  renderDiagram(slice, from - span * 0.01, to + span * 0.01, width, ticks, replay.t);
   $('#diagram-note').textContent =
-    `Replay: ${replay.recording ?? 'the live cluster’s last minutes'} — the cursor is the instant every panel shows.`;
+    `Replay: ${replay.recording ?? 'the live cluster’s recent run'} — the cursor is the instant every panel shows` +
+    (slice.length < all.length ? ` (the ${slice.length.toLocaleString()} events around it)` : '') +
+    '.';
 }
 
 async function download() {
@@ -288,11 +321,24 @@ function select(id) {
   }
 }
 
+/** The live cluster's run at its newest instant (an arrival order chosen on the live page). */
+export async function replayLatest() {
+  enterReplay(await fetchRun());
+}
+
 /** A `#t=…&sel=…` link to the live cluster's run: replay it there. */
 export async function replayFromHash() {
   const hash = new window.URLSearchParams(window.location.hash.slice(1));
   if (!hash.has('t') || state.replay) return;
-  const run = await fetchRun();
+  let run;
+  if (hash.has('from') && hash.has('to')) {
+    const response = await fetch(
+      `/cluster/run?from=${hash.get('from')}&to=${hash.get('to')}&limit=${REPLAY_MAX_EVENTS}`,
+    );
+    if (!response.ok)
+      throw new Error(`the run of that link could not be read (${response.status})`);
+    run = await response.json();
+  } else run = await fetchRun();
   const start = run.events[0]?.at ?? run.from;
   enterReplay(run, start + Number(hash.get('t')));
   select(hash.get('sel'));
@@ -301,7 +347,7 @@ export async function replayFromHash() {
 export function initReplay(ensurePanels) {
   const slider = $('#time-slider');
   slider.max = String(Date.now());
-  slider.min = String(Date.now() - LIVE_WINDOW_MS);
+  slider.min = String(Date.now() - LIVE_WINDOWS_MS[0]);
   slider.value = slider.max;
   let loading = null;
   slider.addEventListener('input', () => {
