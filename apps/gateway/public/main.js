@@ -84,9 +84,10 @@ async function main() {
     if (SCENARIOS[name]) await SCENARIOS[name]().catch(report);
   });
   await Promise.all([refreshStates(), refreshLinks().catch(report), refreshVerdict()]);
-  setInterval(() => refreshStates().catch(report), 2000);
+  // A replay shows its own instant: the live panels catch up when it ends.
+  setInterval(() => !state.replay && refreshStates().catch(report), 2000);
   setInterval(() => syncMembers().catch(() => undefined), 3000);
-  setInterval(() => refreshLinks().catch(() => undefined), 3000);
+  setInterval(() => !state.replay && refreshLinks().catch(() => undefined), 3000);
   setInterval(refreshVerdict, 4000);
   setInterval(() => !state.replay && state.mode === 'live' && drawLive(), 250);
   setInterval(() => !state.replay && state.mode === 'run' && refreshRun().catch(report), 2000);
