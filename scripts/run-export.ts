@@ -9,17 +9,8 @@
  */
 import { basename } from 'node:path';
 import Database from 'better-sqlite3';
-import { VectorClock } from '@app/causal';
-import {
-  ClockJson,
-  MemberChange,
-  mergeRunStreams,
-  RUN_FORMAT,
-  RUN_VERSION,
-  RunEvent,
-  RunHeader,
-} from '@app/contracts';
-import type { Delivery } from '../apps/chat-node/src/storage/message-log';
+import { mergeRunStreams, RUN_FORMAT, RUN_VERSION, RunEvent, RunHeader } from '@app/contracts';
+import { Delivery, DeliveryRow, toDelivery } from '../apps/chat-node/src/storage/message-log';
 import { toRunEvents } from '../apps/chat-node/src/storage/run-events';
 import { decodeTraceRow } from '../apps/chat-node/src/storage/trace-rows';
 
@@ -32,21 +23,6 @@ const toMs = arg('to') ?? Infinity;
 const files = process.argv
   .slice(2)
   .filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
-
-interface Row {
-  idx: number;
-  sender: string;
-  seq: number;
-  clock: string;
-  text: string;
-  author: string | null;
-  sent_at: string;
-  trace: string;
-  delivered_at: string;
-  member: string | null;
-  hlc_wall: number | null;
-  hlc_logical: number | null;
-}
 
 function open(file: string): { nodeId: string; events: AsyncIterable<RunEvent> } {
   let db: Database.Database;
@@ -63,25 +39,8 @@ function open(file: string): { nodeId: string; events: AsyncIterable<RunEvent> }
   const nodeId = owner.value;
   const byMessage = db.prepare(`SELECT * FROM log WHERE sender = ? AND seq = ?`);
   const lookup = (sender: string, seq: number): Delivery | undefined => {
-    const row = byMessage.get(sender, seq) as Row | undefined;
-    if (!row) return undefined;
-    return {
-      index: row.idx,
-      deliveredAt: row.delivered_at,
-      message: {
-        id: `${row.sender}:${row.seq}`,
-        sender: row.sender,
-        seq: row.seq,
-        clock: VectorClock.of(JSON.parse(row.clock) as ClockJson),
-        text: row.text,
-        sentAt: row.sent_at,
-        ...(row.hlc_wall !== null
-          ? { hlc: { wallMs: row.hlc_wall, logical: row.hlc_logical ?? 0 } }
-          : {}),
-        trace: JSON.parse(row.trace) as ClockJson,
-        ...(row.member ? { member: JSON.parse(row.member) as MemberChange } : {}),
-      },
-    };
+    const row = byMessage.get(sender, seq) as DeliveryRow | undefined;
+    return row && toDelivery(row);
   };
   const rows = db.prepare(`SELECT idx, events FROM trace WHERE idx > ? ORDER BY idx LIMIT 500`);
   async function* events(): AsyncGenerator<RunEvent> {

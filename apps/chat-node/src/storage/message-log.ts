@@ -84,7 +84,8 @@ export class StorageError extends Error {
   }
 }
 
-interface MessageRow {
+/** A `log` row as SQLite returns it (the run export reads data files with it too). */
+export interface MessageRow {
   sender: string;
   seq: number;
   clock: string;
@@ -98,7 +99,7 @@ interface MessageRow {
   true_sent_at: string | null;
 }
 
-interface DeliveryRow extends MessageRow {
+export interface DeliveryRow extends MessageRow {
   idx: number;
   delivered_at: string;
   true_delivered_at: string | null;
@@ -541,7 +542,7 @@ export class MessageLog {
   }
 }
 
-function toDelivery(row: DeliveryRow): Delivery {
+export function toDelivery(row: DeliveryRow): Delivery {
   return {
     index: row.idx,
     deliveredAt: row.delivered_at,
