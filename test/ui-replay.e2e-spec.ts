@@ -133,7 +133,15 @@ describe('UI: replaying a run (Chromium, real processes, then no cluster)', () =
       version: 1,
     });
     // The address is a link to this moment of the live cluster's run: a new page restores it.
-    await page.waitForFunction(() => /^#t=\d+&from=\d+&to=\d+$/.test(window.location.hash));
+    // (The address follows the view a moment later: wait for the instant shown now.)
+    await page.waitForFunction(() => {
+      const hash = new URLSearchParams(window.location.hash.slice(1));
+      const slider = document.querySelector('#time-slider') as HTMLInputElement;
+      return (
+        /^#t=\d+&from=\d+&to=\d+$/.test(window.location.hash) &&
+        Number(hash.get('t')) + Number(slider.min) === Number(slider.value)
+      );
+    });
     const link = page.url();
     const third = await browser.context.newPage();
     await third.goto(link);
