@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import Database from 'better-sqlite3';
 import { mergeRunStreams, RUN_FORMAT, RUN_VERSION, RunEvent, RunHeader } from '@app/contracts';
 import { Delivery, DeliveryRow, toDelivery } from '../apps/chat-node/src/storage/message-log';
-import { toRunEvents } from '../apps/chat-node/src/storage/run-events';
+import { toRunEvent } from '../apps/chat-node/src/storage/run-events';
 import { decodeTraceRow } from '../apps/chat-node/src/storage/trace-rows';
 
 const arg = (name: string) => {
@@ -51,7 +51,10 @@ function open(file: string): { nodeId: string; events: AsyncIterable<RunEvent> }
       for (const row of page) {
         const decoded = decodeTraceRow(row.events);
         if (decoded[0]?.at !== undefined && decoded[0].at > toMs) return db.close();
-        yield* toRunEvents(nodeId, decoded, lookup, { fromMs, toMs });
+        for (const traceEvent of decoded) {
+          const event = toRunEvent(nodeId, traceEvent, lookup, { fromMs, toMs });
+          if (event) yield event;
+        }
       }
       after = page[page.length - 1].idx;
     }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { TestBrowser } from './support/browser';
+import { panelOf, sendFrom, TestBrowser } from './support/browser';
 import { ROOT, TestCluster } from './support/cluster';
 
 const ARTIFACTS = join(ROOT, 'artifacts', 'ui');
@@ -36,12 +36,8 @@ describe('UI: an inbox delivered by hand (Chromium, real processes)', () => {
     await cluster?.stop();
   });
 
-  const panel = (id: string) =>
-    page.locator('.panel', { has: page.locator('.node-name', { hasText: new RegExp(`^${id}$`) }) });
-  const sendFrom = async (id: string, text: string) => {
-    await panel(id).locator('input[name=text]').fill(text);
-    await panel(id).locator('input[name=text]').press('Enter');
-  };
+  const panel = (id: string) => panelOf(page, id);
+  const send = (id: string, text: string) => sendFrom(page, id, text);
   const flight = (text: string) => panel('n2').locator('.flights li', { hasText: text });
 
   it('delivers a reply before its cause by hand: it waits, then both arrive in order', async () => {
@@ -51,9 +47,9 @@ describe('UI: an inbox delivered by hand (Chromium, real processes)', () => {
     );
     expect(await panel('n2').locator('button.pause').textContent()).toBe('Resume');
 
-    await sendFrom('n0', 'Who wants lunch?');
+    await send('n0', 'Who wants lunch?');
     await panel('n1').locator('.messages li', { hasText: 'Who wants lunch?' }).waitFor();
-    await sendFrom('n1', 'Me!');
+    await send('n1', 'Me!');
     await flight('Me!').waitFor();
     await flight('Who wants lunch?').waitFor();
     expect(await panel('n2').locator('.messages li', { hasText: 'lunch' }).count()).toBe(0);

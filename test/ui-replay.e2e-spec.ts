@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { RunEvent } from '@app/contracts';
-import { TestBrowser } from './support/browser';
+import { panelOf, TestBrowser } from './support/browser';
 import { ROOT, TestCluster } from './support/cluster';
 
 const ARTIFACTS = join(ROOT, 'artifacts', 'ui');
@@ -67,8 +67,7 @@ describe('UI: replaying a run (Chromium, real processes, then no cluster)', () =
     await cluster?.stop();
   });
 
-  const panel = (p: Page, id: string) =>
-    p.locator('.panel', { has: p.locator('.node-name', { hasText: new RegExp(`^${id}$`) }) });
+  const panel = panelOf;
   const replayed = (p: Page, id: string) =>
     panel(p, id).locator('.replay-messages li .text').allTextContents();
   let reachedN2: RunEvent;

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { TestBrowser } from './support/browser';
+import { panelOf, TestBrowser } from './support/browser';
 import { ROOT, TestCluster } from './support/cluster';
 
 const ARTIFACTS = join(ROOT, 'artifacts', 'ui');
@@ -36,8 +36,7 @@ describe('UI: skewed clocks (Chromium, real processes)', () => {
     await cluster?.stop();
   });
 
-  const panel = (id: string) =>
-    page.locator('.panel', { has: page.locator('.node-name', { hasText: new RegExp(`^${id}$`) }) });
+  const panel = (id: string) => panelOf(page, id);
   /** The texts of a panel's messages, top to bottom, with the anomaly mark when there is one. */
   const shown = (id: string) =>
     panel(id)

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { TestBrowser } from './support/browser';
+import { panelOf, sendFrom, TestBrowser } from './support/browser';
 import { ROOT, TestCluster, waitUntil } from './support/cluster';
 
 const ARTIFACTS = join(ROOT, 'artifacts', 'ui');
@@ -57,12 +57,8 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
     await cluster?.stop();
   });
 
-  const panel = (id: string) =>
-    page.locator('.panel', { has: page.locator('.node-name', { hasText: new RegExp(`^${id}$`) }) });
-  const sendFrom = async (id: string, text: string) => {
-    await panel(id).locator('input[name=text]').fill(text);
-    await panel(id).locator('input[name=text]').press('Enter');
-  };
+  const panel = (id: string) => panelOf(page, id);
+  const send = (id: string, text: string) => sendFrom(page, id, text);
   const messagesIn = (id: string) => panel(id).locator('.messages li');
   /** Waits until every panel shows a delivery at `index` or later. */
   const panelsReach = (index: number) =>
@@ -79,10 +75,10 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
   it('shows a message sent from two panels in all three, with correct clocks', async () => {
     await expect(page.locator('.panel')).resolves;
     expect(await page.locator('.panel').count()).toBe(3);
-    await sendFrom('n0', 'Hello');
+    await send('n0', 'Hello');
     for (const id of ['n0', 'n1', 'n2'])
       await messagesIn(id).filter({ hasText: 'Hello' }).waitFor();
-    await sendFrom('n1', 'Hi');
+    await send('n1', 'Hi');
     for (const id of ['n0', 'n1', 'n2']) await messagesIn(id).filter({ hasText: 'Hi' }).waitFor();
     const hi = messagesIn('n2').filter({ hasText: 'Hi' });
     expect(await hi.locator('code').textContent()).toBe('[1,1,0]');
@@ -104,9 +100,9 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
       data: { delayMs: 3000, jitterMs: 0 },
       headers: operator,
     });
-    await sendFrom('n0', 'Lunch?');
+    await send('n0', 'Lunch?');
     await messagesIn('n1').filter({ hasText: 'Lunch?' }).waitFor();
-    await sendFrom('n1', 'Yes!');
+    await send('n1', 'Yes!');
     const held = panel('n2').locator('.held li');
     await held.filter({ hasText: 'Yes!' }).waitFor({ timeout: 2500 });
     expect(await held.locator('.waiting').textContent()).toBe('waiting for n0 #2');
@@ -127,7 +123,7 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
     // Four link changes answered 401 together: one question, then all four went through.
     expect(tokenPrompts).toBe(1);
     expect(unauthorized).toBeGreaterThanOrEqual(1);
-    await sendFrom('n0', 'while n2 is cut off');
+    await send('n0', 'while n2 is cut off');
     await messagesIn('n1').filter({ hasText: 'while n2 is cut off' }).waitFor();
     await page.waitForTimeout(500);
     expect(await messagesIn('n2').filter({ hasText: 'while n2 is cut off' }).count()).toBe(0);
@@ -140,7 +136,7 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
 
   it('renders user text as text, never as HTML', async () => {
     const hostile = '<img src=x onerror=alert(1)>';
-    await sendFrom('n1', hostile);
+    await send('n1', hostile);
     for (const id of ['n0', 'n1', 'n2'])
       await messagesIn(id).filter({ hasText: hostile }).waitFor();
     expect(await page.locator('.messages img').count()).toBe(0);
@@ -148,7 +144,7 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
 
   it('a page opened while messages flow shows the history before them too', async () => {
     // n0's history is held back until a live message has reached the new page.
-    await sendFrom('n0', 'history before the page opened');
+    await send('n0', 'history before the page opened');
     await messagesIn('n0').filter({ hasText: 'history before the page opened' }).waitFor();
     const second = await context.newPage();
     let release!: () => void;
@@ -186,7 +182,7 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
 
   it('fills a gap in the live events from the log', async () => {
     // The new page loses n0's announcement of one message on its websocket.
-    await sendFrom('n0', 'before the gap');
+    await send('n0', 'before the gap');
     await messagesIn('n0').filter({ hasText: 'before the gap' }).waitFor();
     const second = await context.newPage();
     const eventNames = new Set<string>();
@@ -210,7 +206,7 @@ describe('web UI (Debian Chromium against gateway + three nodes)', () => {
       await second.goto(url);
       await shown.first().waitFor(); // its history is in
       for (const text of ['announcement lost on the way', 'the next one arrives']) {
-        await sendFrom('n1', text);
+        await send('n1', text);
         await messagesIn('n0').filter({ hasText: text }).waitFor();
       }
       await shown.filter({ hasText: 'the next one arrives' }).waitFor();

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BrowserContext, chromium, Page } from 'playwright-core';
+import { BrowserContext, chromium, Locator, Page } from 'playwright-core';
 
 /** Debian's Chromium (`.ci/run` installs it); never a browser build of Playwright's own. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -41,4 +41,18 @@ export class TestBrowser {
     await this.context.close();
     rmSync(this.profile, { recursive: true, force: true });
   }
+}
+
+/** Node `id`'s panel in the page. */
+export function panelOf(page: Page, id: string): Locator {
+  return page.locator('.panel', {
+    has: page.locator('.node-name', { hasText: new RegExp(`^${id}$`) }),
+  });
+}
+
+/** Types `text` into node `id`'s composer and sends it, as a person would. */
+export async function sendFrom(page: Page, id: string, text: string): Promise<void> {
+  const input = panelOf(page, id).locator('input[name=text]');
+  await input.fill(text);
+  await input.press('Enter');
 }

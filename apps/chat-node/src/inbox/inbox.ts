@@ -57,10 +57,6 @@ export class Inbox {
     private readonly replica: Replica,
   ) {}
 
-  get isPaused(): boolean {
-    return this.paused;
-  }
-
   /** A copy that came through the inbound link from `from`. */
   receive(from: string, message: StoredMessage, kind: FlightKind): void {
     if (this.paused) {

@@ -19,7 +19,7 @@ import { CONNECTION_AUDIT, NODE_CONFIG } from '../config/node.tokens';
 import { Membership } from '../membership/membership';
 import { Network } from '../network/network';
 import { MessageLog } from '../storage/message-log';
-import { toRunEvents } from '../storage/run-events';
+import { toRunEvent } from '../storage/run-events';
 import { toShiVizLines } from '../trace/event-trace';
 import {
   InvalidReplicaMessageError,
@@ -155,13 +155,10 @@ export class ReplicaController {
       for (let k = skip; k < trace.events.length; k++) {
         if (events.length >= limit || bytes >= RUN_PAGE_BYTES)
           return { nodeId: this.config.nodeId, events, next: `${row}:${k}` };
-        for (const event of toRunEvents(this.config.nodeId, [trace.events[k]], lookup, {
-          fromMs,
-          toMs,
-        })) {
-          events.push(event);
-          bytes += JSON.stringify(event).length;
-        }
+        const event = toRunEvent(this.config.nodeId, trace.events[k], lookup, { fromMs, toMs });
+        if (!event) continue;
+        events.push(event);
+        bytes += JSON.stringify(event).length;
       }
       row = trace.idx;
       skip = 0;
@@ -275,13 +272,14 @@ export class ReplicaController {
       );
       return;
     }
-    const path = `${message.id} ${origin}->${this.config.nodeId}`;
+    // The note's text is made only when the link loses or copies: not per message.
+    const path = () => `${message.id} ${origin}->${this.config.nodeId}`;
     this.network.link(origin)!.pass(
       (copy) => {
-        if (copy === 1) this.replica.note('copied', path);
+        if (copy === 1) this.replica.note('copied', path());
         this.inbox.receive(origin, message, copy === 0 ? 'message' : 'duplicate');
       },
-      () => this.replica.note('lost', path),
+      () => this.replica.note('lost', path()),
     );
   }
 

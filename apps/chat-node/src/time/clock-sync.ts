@@ -9,6 +9,7 @@ import {
   ClockSettings,
   PeerTimeEstimate,
   Requests,
+  SYNC_MODES,
   SyncMode,
   SyncRound,
   TimeAdjust,
@@ -299,7 +300,7 @@ function isPong(value: unknown): value is TimePong {
     typeof v.sync === 'object' &&
     v.sync !== null &&
     typeof v.sync.mode === 'string' &&
-    ['off', 'berkeley', 'cristian'].includes(v.sync.mode) &&
+    (SYNC_MODES as readonly string[]).includes(v.sync.mode) &&
     Number.isFinite(v.sync.setAt)
   );
 }

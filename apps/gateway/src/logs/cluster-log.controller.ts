@@ -9,19 +9,21 @@ import {
   StreamableFile,
 } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { ApiOkResponse, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches } from 'class-validator';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiPropertyOptional,
+  ApiTags,
+  OmitType,
+} from '@nestjs/swagger';
+import { IsOptional, Matches } from 'class-validator';
 import { SHIVIZ_HEADER } from '@app/contracts';
 import { NodeDirectory } from '../nodes/node-directory';
-import { LOG_LIMIT_DEFAULT, LOG_LIMIT_MAX } from '../nodes/nodes.dto';
+import { LOG_LIMIT_DEFAULT, LOG_LIMIT_MAX, LogQueryDto } from '../nodes/nodes.dto';
 import { logPages } from './log-pages';
 
-export class ClusterLogQueryDto {
-  @ApiPropertyOptional({ enum: ['shiviz'], default: 'shiviz' })
-  @IsOptional()
-  @IsString()
-  format?: string;
-
+/** The node log's `format` and `limit`, with a cursor across the members instead of one log's. */
+export class ClusterLogQueryDto extends OmitType(LogQueryDto, ['after'] as const) {
   @ApiPropertyOptional({
     description:
       'Cursor `node:after` from a previous answer’s `X-Next-After`: the nodes before it are done, that node goes on after its cursor, the rest from their start.',
@@ -32,17 +34,6 @@ export class ClusterLogQueryDto {
     message: 'after must be a cursor "node:position" from X-Next-After',
   })
   after?: string;
-
-  @ApiPropertyOptional({
-    description: `Events in the answer (whole commits), at most ${LOG_LIMIT_MAX}; \`all\` streams every member's whole log.`,
-    default: String(LOG_LIMIT_DEFAULT),
-    example: 'all',
-  })
-  @IsOptional()
-  @Matches(/^(all|[1-9][0-9]{0,6})$/, {
-    message: `limit must be "all" or an integer from 1 to ${LOG_LIMIT_MAX}`,
-  })
-  limit?: string;
 }
 
 /**
